@@ -1,0 +1,8 @@
+/** dmasim's command line, benchmarks and reports. */
+module dev.dmasim.bench {
+    requires dev.dmasim.engine;
+    requires info.picocli;
+    requires HdrHistogram;
+    requires jmh.core;
+    opens dev.dmasim.bench.cli to info.picocli;
+}

@@ -1,0 +1,2 @@
+/** The CPU cache model seen by DMA maintenance operations. */
+package dev.dmasim.sim.cache;

@@ -1,0 +1,2 @@
+/** The physical address space (RAM and MMIO regions) and the page-frame allocator. */
+package dev.dmasim.sim.mem;
