@@ -1,0 +1,652 @@
+package dev.dmasim.engine;
+
+import dev.dmasim.engine.core.DeviceContext;
+import dev.dmasim.engine.core.DmaOps;
+import dev.dmasim.engine.core.EngineContext;
+import dev.dmasim.engine.debug.DebugDevice;
+import dev.dmasim.sim.bus.BusDevice;
+
+/**
+ * An attached device: the kernel's {@code struct device} with its DMA ops, seen from the driver. Every call
+ * is thread-safe. Addresses and sizes are bytes; {@link #DMA_MAPPING_ERROR} is the all-ones error value.
+ *
+ * <p>Errors the kernel reports as values stay values ({@code DMA_MAPPING_ERROR}, 0 from {@link #mapSg},
+ * negative errnos). Programming errors the kernel would {@code BUG_ON} or silently corrupt memory with
+ * (null arguments, size &lt;= 0, direction NONE, ranges that overflow, a non-MMIO range that is not RAM)
+ * throw {@link IllegalArgumentException} naming the device, the argument and the value, and change nothing.
+ * Mistakes dma-debug catches (wrong size, double unmap, ...) are reported by {@code DmaEngine.debug()}.
+ *
+ * <p>Hot paths ({@link #mapPhys}, {@link #unmapPhys}, the syncs) allocate nothing when dma-debug is off.
+ */
+public final class Device implements DebugDevice
+{
+    /** {@code DMA_MAPPING_ERROR}: all ones. */
+    public static final long DMA_MAPPING_ERROR = -1L;
+
+    private final DeviceContext ctx;
+    private final EngineContext eng;
+    private final DmaOps ops;
+    private final IommuMode mode;
+    private volatile boolean detached;
+
+    Device(final DmaEngine owner, final DeviceConfig config, final BusDevice bus, final DmaOps ops,
+        final IommuMode mode)
+    {
+        this.eng = owner.context();
+        this.ctx = new DeviceContext(eng, config, bus, this, ops);
+        this.ops = ops;
+        this.mode = mode;
+    }
+
+    DeviceContext context()
+    {
+        return ctx;
+    }
+
+    /** @return the device's PCI name, e.g. {@code 0000:03:00.0}. */
+    public String name()
+    {
+        return ctx.name;
+    }
+
+    /** @return the configuration it was attached with. */
+    public DeviceConfig config()
+    {
+        return ctx.config;
+    }
+
+    /** @return the IOMMU mode in effect for this device (untrusted devices are never LAZY). */
+    public IommuMode iommuMode()
+    {
+        return mode;
+    }
+
+    /** @return the device-facing side: DMA reads and writes through the IOMMU, translation. */
+    public BusDevice bus()
+    {
+        return ctx.bus;
+    }
+
+    /** @return the streaming DMA mask ({@code *dev->dma_mask}). */
+    public long dmaMask()
+    {
+        return ctx.dmaMask;
+    }
+
+    /** @return the coherent DMA mask. */
+    public long coherentMask()
+    {
+        return ctx.coherentMask;
+    }
+
+    /** @return true if the device is cache-coherent. */
+    public boolean coherent()
+    {
+        return ctx.coherent;
+    }
+
+    @Override
+    public String driverName()
+    {
+        return ctx.config.driver();
+    }
+
+    @Override
+    public String deviceName()
+    {
+        return ctx.name;
+    }
+
+    @Override
+    public long maxSegmentSize()
+    {
+        return ctx.maxSegSize;
+    }
+
+    @Override
+    public long segmentBoundary()
+    {
+        return ctx.segBoundary;
+    }
+
+    // ------------------------------------------------------------------------------------------------ streaming
+
+    /** {@code dma_map_phys}: maps {@code [phys, phys+size)} for the device. @return the DMA address or error. */
+    public long mapPhys(final long phys, final long size, final DmaDirection dir, final long attrs)
+    {
+        checkRange("mapPhys", phys, size, attrs);
+        checkDir("mapPhys", dir);
+        final long dma;
+        if ((attrs & DmaAttrs.REQUIRE_COHERENT) != 0 && !ctx.coherent)
+        {
+            dma = DMA_MAPPING_ERROR;
+        }
+        else
+        {
+            dma = ops.mapPhys(ctx, phys, size, dir, attrs, eng.cpu.current());
+        }
+        if (dma == DMA_MAPPING_ERROR)
+        {
+            eng.counters.mapErrors.increment();
+        }
+        else
+        {
+            eng.counters.maps.increment();
+        }
+        if (eng.debugEnabled)
+        {
+            eng.debug.mapPhys(this, phys, size, dir, dma, attrs);
+        }
+        return dma;
+    }
+
+    /** {@code dma_unmap_phys}: size, direction and attrs must be those of the map. */
+    public void unmapPhys(final long dma, final long size, final DmaDirection dir, final long attrs)
+    {
+        checkSize("unmapPhys", size);
+        checkDir("unmapPhys", dir);
+        if (dma != DMA_MAPPING_ERROR)
+        {
+            ops.unmapPhys(ctx, dma, size, dir, attrs, eng.cpu.current());
+        }
+        eng.counters.unmaps.increment();
+        if (eng.debugEnabled)
+        {
+            eng.debug.unmapPhys(this, dma, size, dir, attrs);
+        }
+    }
+
+    /** {@code dma_map_page_attrs}: {@code mapPhys(pfn * 4096 + offset)}; MMIO attrs are refused with an error. */
+    public long mapPage(final long pfn, final long offset, final long size, final DmaDirection dir, final long attrs)
+    {
+        if (pfn < 0 || offset < 0 || pfn > (Long.MAX_VALUE >>> 12))
+        {
+            throw new IllegalArgumentException(ctx.name + ": mapPage: pfn " + pfn + " / offset " + offset + " invalid");
+        }
+        if ((attrs & DmaAttrs.MMIO) != 0)
+        {
+            return DMA_MAPPING_ERROR;
+        }
+        return mapPhys((pfn << 12) + offset, size, dir, attrs);
+    }
+
+    /** {@code dma_unmap_page_attrs}: does nothing when MMIO is passed. */
+    public void unmapPage(final long dma, final long size, final DmaDirection dir, final long attrs)
+    {
+        if ((attrs & DmaAttrs.MMIO) != 0)
+        {
+            return;
+        }
+        unmapPhys(dma, size, dir, attrs);
+    }
+
+    /** {@code dma_map_resource}: {@code mapPhys} with {@link DmaAttrs#MMIO}. */
+    public long mapResource(final long phys, final long size, final DmaDirection dir, final long attrs)
+    {
+        return mapPhys(phys, size, dir, attrs | DmaAttrs.MMIO);
+    }
+
+    /** {@code dma_unmap_resource}. */
+    public void unmapResource(final long dma, final long size, final DmaDirection dir, final long attrs)
+    {
+        unmapPhys(dma, size, dir, attrs | DmaAttrs.MMIO);
+    }
+
+    /** {@code dma_mapping_error}: true for the error value; marks the mapping checked for dma-debug. */
+    public boolean mappingError(final long dma)
+    {
+        if (eng.debugEnabled)
+        {
+            eng.debug.mappingError(this, dma);
+        }
+        return dma == DMA_MAPPING_ERROR;
+    }
+
+    // ------------------------------------------------------------------------------------------------ sg
+
+    /**
+     * {@code dma_map_sg_attrs}: maps entries {@code 0..nents-1}. @return the number of DMA segments (&lt;= nents;
+     * an IOMMU may merge), 0 on any error. Unmap and sync with the original {@code nents}.
+     */
+    public int mapSg(final ScatterList sgl, final int nents, final DmaDirection dir, final long attrs)
+    {
+        final int ents = mapSgInternal("mapSg", sgl, nents, dir, attrs);
+        return Math.max(ents, 0);
+    }
+
+    /**
+     * {@code dma_map_sgtable}: maps {@code origNents} entries and stores the count in {@code nents}.
+     * @return 0, or {@code -EINVAL}, {@code -ENOMEM}, {@code -EIO}, {@code -EREMOTEIO}.
+     */
+    public int mapSgtable(final SgTable sgt, final DmaDirection dir, final long attrs)
+    {
+        if (sgt == null)
+        {
+            throw new IllegalArgumentException(ctx.name + ": mapSgtable: sg table is null");
+        }
+        final int ents = mapSgInternal("mapSgtable", sgt.sgl(), sgt.origNents(), dir, attrs);
+        if (ents < 0)
+        {
+            return ents == -Errno.EINVAL || ents == -Errno.ENOMEM || ents == -Errno.EIO || ents == -Errno.EREMOTEIO
+                ? ents : -Errno.EIO;
+        }
+        sgt.nents(ents);
+        return 0;
+    }
+
+    private int mapSgInternal(final String op, final ScatterList sgl, final int nents, final DmaDirection dir,
+        final long attrs)
+    {
+        checkSg(op, sgl, nents);
+        checkDir(op, dir);
+        for (int i = 0; i < nents; i++)
+        {
+            checkRange(op, sgl.phys(i), sgl.length(i), attrs);
+        }
+        sgl.clearDma(nents);
+        final int ents;
+        if ((attrs & DmaAttrs.REQUIRE_COHERENT) != 0 && !ctx.coherent)
+        {
+            ents = -Errno.EOPNOTSUPP;
+        }
+        else
+        {
+            ents = ops.mapSg(ctx, sgl, nents, dir, attrs, eng.cpu.current());
+        }
+        if (ents > 0)
+        {
+            eng.counters.sgMaps.increment();
+            if (eng.debugEnabled)
+            {
+                eng.debug.mapSg(this, sgl, nents, ents, dir, attrs);
+            }
+        }
+        else
+        {
+            eng.counters.mapErrors.increment();
+        }
+        return ents;
+    }
+
+    /** {@code dma_unmap_sg_attrs}: {@code nents} must be the value passed to {@link #mapSg}, not its result. */
+    public void unmapSg(final ScatterList sgl, final int nents, final DmaDirection dir, final long attrs)
+    {
+        checkSg("unmapSg", sgl, nents);
+        checkDir("unmapSg", dir);
+        if (eng.debugEnabled)
+        {
+            eng.debug.unmapSg(this, sgl, nents, dir);
+        }
+        ops.unmapSg(ctx, sgl, nents, dir, attrs, eng.cpu.current());
+        eng.counters.sgUnmaps.increment();
+    }
+
+    /** {@code dma_unmap_sgtable}. */
+    public void unmapSgtable(final SgTable sgt, final DmaDirection dir, final long attrs)
+    {
+        if (sgt == null)
+        {
+            throw new IllegalArgumentException(ctx.name + ": unmapSgtable: sg table is null");
+        }
+        unmapSg(sgt.sgl(), sgt.origNents(), dir, attrs);
+    }
+
+    // ------------------------------------------------------------------------------------------------ sync
+
+    /** {@code dma_sync_single_for_cpu}: any sub-range of a mapping. */
+    public void syncSingleForCpu(final long dma, final long size, final DmaDirection dir)
+    {
+        checkSize("syncSingleForCpu", size);
+        checkDir("syncSingleForCpu", dir);
+        if (!ctx.skipSync || eng.debugEnabled)
+        {
+            ops.syncSingleForCpu(ctx, dma, size, dir);
+            eng.counters.syncs.increment();
+            if (eng.debugEnabled)
+            {
+                eng.debug.syncSingle(this, dma, size, dir, true);
+            }
+        }
+    }
+
+    /** {@code dma_sync_single_for_device}. */
+    public void syncSingleForDevice(final long dma, final long size, final DmaDirection dir)
+    {
+        checkSize("syncSingleForDevice", size);
+        checkDir("syncSingleForDevice", dir);
+        if (!ctx.skipSync || eng.debugEnabled)
+        {
+            ops.syncSingleForDevice(ctx, dma, size, dir);
+            eng.counters.syncs.increment();
+            if (eng.debugEnabled)
+            {
+                eng.debug.syncSingle(this, dma, size, dir, false);
+            }
+        }
+    }
+
+    /** {@code dma_sync_sg_for_cpu}: with the {@code nents} given to {@link #mapSg}. */
+    public void syncSgForCpu(final ScatterList sgl, final int nents, final DmaDirection dir)
+    {
+        checkSg("syncSgForCpu", sgl, nents);
+        checkDir("syncSgForCpu", dir);
+        if (!ctx.skipSync || eng.debugEnabled)
+        {
+            ops.syncSgForCpu(ctx, sgl, nents, dir);
+            eng.counters.syncs.increment();
+            if (eng.debugEnabled)
+            {
+                eng.debug.syncSg(this, sgl, nents, dir, true);
+            }
+        }
+    }
+
+    /** {@code dma_sync_sg_for_device}. */
+    public void syncSgForDevice(final ScatterList sgl, final int nents, final DmaDirection dir)
+    {
+        checkSg("syncSgForDevice", sgl, nents);
+        checkDir("syncSgForDevice", dir);
+        if (!ctx.skipSync || eng.debugEnabled)
+        {
+            ops.syncSgForDevice(ctx, sgl, nents, dir);
+            eng.counters.syncs.increment();
+            if (eng.debugEnabled)
+            {
+                eng.debug.syncSg(this, sgl, nents, dir, false);
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------ alloc
+
+    /** {@code dma_alloc_coherent}: zeroed, whole pages. @return the buffer, or null when it cannot be satisfied. */
+    public DmaBuffer allocCoherent(final long size)
+    {
+        checkSize("allocCoherent", size);
+        final DmaBuffer buf = ops.alloc(ctx, size, true, DmaDirection.BIDIRECTIONAL, eng.cpu.current());
+        if (buf != null)
+        {
+            eng.counters.allocs.increment();
+            if (eng.debugEnabled)
+            {
+                eng.debug.allocCoherent(this, buf.size(), buf.phys(), buf.dma());
+            }
+        }
+        return buf;
+    }
+
+    /** {@code dma_free_coherent}; null is a no-op. */
+    public void freeCoherent(final DmaBuffer buf)
+    {
+        if (buf == null)
+        {
+            return;
+        }
+        if (eng.debugEnabled)
+        {
+            eng.debug.freeCoherent(this, buf.size(), buf.phys(), buf.dma());
+        }
+        ops.free(ctx, buf, eng.cpu.current());
+        eng.counters.frees.increment();
+    }
+
+    /**
+     * {@code dma_alloc_pages}: non-coherent memory (zeroed, whole pages); sync it like a streaming mapping.
+     * @return the buffer, or null.
+     */
+    public DmaBuffer allocPages(final long size, final DmaDirection dir)
+    {
+        checkSize("allocPages", size);
+        checkDir("allocPages", dir);
+        final DmaBuffer buf = ops.alloc(ctx, size, false, dir, eng.cpu.current());
+        if (buf != null)
+        {
+            eng.counters.allocs.increment();
+            if (eng.debugEnabled)
+            {
+                eng.debug.allocPages(this, buf.size(), buf.phys(), buf.dma(), dir);
+            }
+        }
+        return buf;
+    }
+
+    /** {@code dma_free_pages}. */
+    public void freePages(final DmaBuffer buf, final DmaDirection dir)
+    {
+        if (buf == null)
+        {
+            return;
+        }
+        checkDir("freePages", dir);
+        if (eng.debugEnabled)
+        {
+            eng.debug.freePages(this, buf.size(), buf.phys(), buf.dma(), dir);
+        }
+        ops.free(ctx, buf, eng.cpu.current());
+        eng.counters.frees.increment();
+    }
+
+    // ------------------------------------------------------------------------------------------------ masks
+
+    /** {@code dma_set_mask}. @return 0 or {@code -EIO} when the backend cannot support the mask. */
+    public int setMask(final long mask)
+    {
+        if (!ops.supported(ctx, mask))
+        {
+            return -Errno.EIO;
+        }
+        ctx.dmaMask = mask;
+        ctx.skipSync = ctx.coherent; // dma_setup_need_sync
+        return 0;
+    }
+
+    /** {@code dma_set_coherent_mask}. @return 0 or {@code -EIO}. */
+    public int setCoherentMask(final long mask)
+    {
+        if (!ops.supported(ctx, mask))
+        {
+            return -Errno.EIO;
+        }
+        ctx.coherentMask = mask;
+        return 0;
+    }
+
+    /** {@code dma_set_mask_and_coherent}: the coherent mask is set only if the streaming mask was. */
+    public int setMaskAndCoherent(final long mask)
+    {
+        final int rc = setMask(mask);
+        if (rc == 0)
+        {
+            setCoherentMask(mask);
+        }
+        return rc;
+    }
+
+    /** {@code dma_get_required_mask}. */
+    public long requiredMask()
+    {
+        return ops.requiredMask(ctx);
+    }
+
+    /** {@code dma_max_mapping_size}, bytes; {@link Long#MAX_VALUE} for "no limit" (the kernel's SIZE_MAX). */
+    public long maxMappingSize()
+    {
+        return ops.maxMappingSize(ctx);
+    }
+
+    /** {@code dma_opt_mapping_size}, bytes. */
+    public long optMappingSize()
+    {
+        return ops.optMappingSize(ctx);
+    }
+
+    /** {@code dma_get_merge_boundary}: 0 when segments cannot be merged. */
+    public long mergeBoundary()
+    {
+        return ops.mergeBoundary(ctx);
+    }
+
+    /** {@code dma_need_sync}. */
+    public boolean needSync(final long dma)
+    {
+        if (ctx.skipSync && !eng.debugEnabled)
+        {
+            return false;
+        }
+        return ops.needSync(ctx, dma);
+    }
+
+    /** {@code dma_need_unmap}: false only for a direct device that skips syncs, with dma-debug off. */
+    public boolean needUnmap()
+    {
+        return !(mode == IommuMode.NONE || mode == IommuMode.PASSTHROUGH) || !ctx.skipSync || eng.debugEnabled;
+    }
+
+    // ------------------------------------------------------------------------------------------------ 2-step
+
+    /** {@code dma_iova_try_alloc}: false (use the streaming API) without an IOMMU, for size 0, or on exhaustion. */
+    public boolean iovaTryAlloc(final IovaState s, final long phys, final long size)
+    {
+        checkState("iovaTryAlloc", s);
+        if (size <= 0 || phys < 0)
+        {
+            s.clear();
+            return false;
+        }
+        return ops.iovaTryAlloc(ctx, s, phys, size, eng.cpu.current());
+    }
+
+    /** {@code dma_iova_link}: maps {@code [phys, phys+size)} at {@code addr + offset}, without an IOTLB sync. */
+    public int iovaLink(final IovaState s, final long phys, final long offset, final long size,
+        final DmaDirection dir, final long attrs)
+    {
+        checkState("iovaLink", s);
+        checkRange("iovaLink", phys, size, attrs);
+        checkDir("iovaLink", dir);
+        if (offset < 0)
+        {
+            throw new IllegalArgumentException(ctx.name + ": iovaLink: offset must be >= 0, was " + offset);
+        }
+        final int rc = ops.iovaLink(ctx, s, phys, offset, size, dir, attrs, eng.cpu.current());
+        if (rc == 0)
+        {
+            eng.counters.iovaLinks.increment();
+        }
+        return rc;
+    }
+
+    /** {@code dma_iova_sync}: makes linked ranges visible to the device; required before use. */
+    public int iovaSync(final IovaState s, final long offset, final long size)
+    {
+        checkState("iovaSync", s);
+        return ops.iovaSync(ctx, s, offset, size);
+    }
+
+    /** {@code dma_iova_unlink}: unmaps and syncs the IOTLB at once; the IOVA stays allocated. */
+    public void iovaUnlink(final IovaState s, final long offset, final long size, final DmaDirection dir,
+        final long attrs)
+    {
+        checkState("iovaUnlink", s);
+        checkSize("iovaUnlink", size);
+        checkDir("iovaUnlink", dir);
+        ops.iovaUnlink(ctx, s, offset, size, dir, attrs, eng.cpu.current());
+        eng.counters.iovaUnlinks.increment();
+    }
+
+    /** {@code dma_iova_free}: returns the whole range; everything must be unlinked. */
+    public void iovaFree(final IovaState s)
+    {
+        checkState("iovaFree", s);
+        ops.iovaFree(ctx, s, eng.cpu.current());
+    }
+
+    /** {@code dma_iova_destroy}: unlinks {@code [0, mappedLen)} and frees, possibly through the flush queue. */
+    public void iovaDestroy(final IovaState s, final long mappedLen, final DmaDirection dir, final long attrs)
+    {
+        checkState("iovaDestroy", s);
+        checkDir("iovaDestroy", dir);
+        if (mappedLen < 0)
+        {
+            throw new IllegalArgumentException(ctx.name + ": iovaDestroy: mappedLen must be >= 0, was " + mappedLen);
+        }
+        ops.iovaDestroy(ctx, s, mappedLen, dir, attrs, eng.cpu.current());
+    }
+
+    // ------------------------------------------------------------------------------------------------ checks
+
+    void markDetached()
+    {
+        detached = true;
+    }
+
+    private void checkLive(final String op)
+    {
+        if (detached)
+        {
+            throw new IllegalStateException(ctx.name + ": " + op + ": device was detached");
+        }
+    }
+
+    private void checkSize(final String op, final long size)
+    {
+        checkLive(op);
+        if (size <= 0)
+        {
+            throw new IllegalArgumentException(ctx.name + ": " + op + ": size must be > 0, was " + size);
+        }
+    }
+
+    private void checkRange(final String op, final long phys, final long size, final long attrs)
+    {
+        checkSize(op, size);
+        if (phys < 0 || phys + size < phys)
+        {
+            throw new IllegalArgumentException(ctx.name + ": " + op + ": range [0x" + Long.toHexString(phys) + ", +"
+                + size + ") overflows");
+        }
+        if ((attrs & DmaAttrs.MMIO) == 0 && !eng.memory.isRam(phys, size))
+        {
+            throw new IllegalArgumentException(ctx.name + ": " + op + ": [0x" + Long.toHexString(phys) + ", 0x"
+                + Long.toHexString(phys + size) + ") is not RAM (map device memory with mapResource/DmaAttrs.MMIO)");
+        }
+    }
+
+    private void checkDir(final String op, final DmaDirection dir)
+    {
+        if (dir == null || dir == DmaDirection.NONE)
+        {
+            throw new IllegalArgumentException(ctx.name + ": " + op + ": direction must be BIDIRECTIONAL, TO_DEVICE or"
+                + " FROM_DEVICE, was " + dir);
+        }
+    }
+
+    private void checkSg(final String op, final ScatterList sgl, final int nents)
+    {
+        checkLive(op);
+        if (sgl == null)
+        {
+            throw new IllegalArgumentException(ctx.name + ": " + op + ": scatterlist is null");
+        }
+        if (nents < 1 || nents > sgl.capacity())
+        {
+            throw new IllegalArgumentException(ctx.name + ": " + op + ": nents must be 1.." + sgl.capacity() + ", was "
+                + nents);
+        }
+    }
+
+    private void checkState(final String op, final IovaState s)
+    {
+        checkLive(op);
+        if (s == null)
+        {
+            throw new IllegalArgumentException(ctx.name + ": " + op + ": IovaState is null");
+        }
+    }
+
+    @Override
+    public String toString()
+    {
+        return "Device[" + ctx.name + ", " + mode + (ctx.coherent ? ", coherent" : ", non-coherent")
+            + (ctx.untrusted ? ", untrusted" : "") + ", mask=0x" + Long.toHexString(ctx.dmaMask) + "]";
+    }
+}
