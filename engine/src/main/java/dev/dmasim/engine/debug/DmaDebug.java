@@ -937,8 +937,9 @@ public final class DmaDebug
     {
         final int depth = stackDepth;
         final String self = DmaDebug.class.getName();
+        final String nested = self + "$";
         return WALKER.walk(frames -> frames
-            .dropWhile(f -> f.getClassName().startsWith(self))
+            .dropWhile(f -> f.getClassName().equals(self) || f.getClassName().startsWith(nested))
             .limit(depth)
             .map(StackWalker.StackFrame::toStackTraceElement)
             .toArray(StackTraceElement[]::new));
