@@ -14,10 +14,11 @@ import java.util.Objects;
  * @param driver     the device's driver name.
  * @param device     the device name.
  * @param dmaAddress the device address the report names (the call's, or the entry's for
- *                   {@link Kind#SYNC_OUTSIDE_RANGE} and {@link Kind#LEAK_AT_RELEASE}; the segment start for
- *                   {@link Kind#SG_SEGMENT_ACROSS_BOUNDARY}).
+ *                   {@link Kind#SYNC_OUTSIDE_RANGE} and {@link Kind#LEAK_AT_RELEASE}; the segment's DMA
+ *                   address for the sg segment checks).
  * @param mapSize    the size of the entry found (0 when none was found).
- * @param size       the size the call passed (sg: segment length; boundary: the segment end address).
+ * @param size       the size the call passed (sg segment checks: the CPU length for too-long, the DMA
+ *                   length for across-boundary).
  * @param mapPhys    the entry's CPU physical address (0 when none was found).
  * @param phys       the CPU physical address the call passed (0 when it passed none).
  * @param mappedAs   the entry's type, null when no entry was found.
@@ -25,7 +26,7 @@ import java.util.Objects;
  * @param mappedWith the entry's direction, null when no entry was found.
  * @param calledWith the direction the call passed, null when it passed none.
  * @param mapCount   the entry's sg {@code nents} ({@code sg_call_ents}), -1 when not applicable.
- * @param count      the call's sg {@code nents}, the leaked-entry count, or the sg maximum; -1 when n/a.
+ * @param count      the call's sg {@code nents}, or the leaked-entry count; -1 when not applicable.
  * @param message    the kernel's text with the {@code "DMA-API: <driver> <device>: "} prefix, no trailing
  *                   newline.
  * @param mapStack   the stack saved when the entry was mapped (innermost first), null when no entry applies.

@@ -23,7 +23,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 class DmaDebugConcurrencyTest
 {
     private static final int ITERATIONS = 20_000;
-    private static final int PHYS_SLOTS = 8;
+    private static final int OUTSTANDING = 8;
 
     @Test
     @Timeout(value = 20, unit = TimeUnit.SECONDS)
@@ -53,34 +53,44 @@ class DmaDebugConcurrencyTest
     private static Void driver(final DmaDebug debug, final TestDevice dev, final int id, final CyclicBarrier start)
         throws Exception
     {
-        final long dmaBase = 0x1_0000_0000L + 0x1000L * id;       // thread 0: even pages, thread 1: odd pages
+        // Thread 0 uses the first 4 KiB of each of buckets 0 and 1, thread 1 the second: always the same two
+        // buckets, with up to OUTSTANDING live entries per thread in them.
+        final DmaDirection[] dirs = {DmaDirection.BIDIRECTIONAL, DmaDirection.TO_DEVICE, DmaDirection.FROM_DEVICE};
         final long physBase = 0x100_0000L * (id + 1);
-        final DmaDirection[] dirs = DmaDirection.values();
+        final long[] live = new long[OUTSTANDING];
+        final DmaDirection[] liveDir = new DmaDirection[OUTSTANDING];
         final ScatterList sgl = new ScatterList(2);
+        final long sgDma = 0x1000L * id + 0x800;
         start.await();
         for (int i = 0; i < ITERATIONS; i++)
         {
-            final int slot = i % PHYS_SLOTS;
-            final long dma = dmaBase + 0x2000L * (i % 4096);
-            final long phys = physBase + 0x1000L * slot;
+            final int slot = i % OUTSTANDING;
+            final long dma = 0x1000L * id + 0x2000L * (slot & 1) + 0x100L * (slot >> 1);
+            if (liveDir[slot] != null)
+            {
+                debug.unmapPhys(dev, live[slot], 0x100, liveDir[slot], DmaAttrs.NONE);
+            }
             final DmaDirection dir = dirs[i % 3];
+            debug.mapPhys(dev, physBase + 0x1000L * slot, 0x100, dir, dma, DmaAttrs.NONE);
+            debug.mappingError(dev, dma);
+            debug.syncSingle(dev, dma, 0x100, dir, false);
+            debug.syncSingle(dev, dma + 0x10, 0x40, dir, true);
+            live[slot] = dma;
+            liveDir[slot] = dir;
+
             if (i % 5 == 0)
             {
-                sgl.set(0, phys, 2048).set(1, phys + 2048, 2048);
-                sgl.setDma(0, dma, 2048);
-                sgl.setDma(1, dma + 2048, 2048);
+                sgl.set(0, physBase + 0x10_0000, 0x80).set(1, physBase + 0x10_1000, 0x80);
+                sgl.setDma(0, sgDma, 0x80);
+                sgl.setDma(1, sgDma + 0x80, 0x80);
                 debug.mapSg(dev, sgl, 2, 2, dir, DmaAttrs.NONE);
-                debug.syncSg(dev, sgl, 2, dir, true);
+                debug.syncSg(dev, sgl, 2, dir, false);
                 debug.unmapSg(dev, sgl, 2, dir);
             }
-            else
-            {
-                debug.mapPhys(dev, phys, 4096, dir, dma, DmaAttrs.NONE);
-                debug.mappingError(dev, dma);
-                debug.syncSingle(dev, dma, 4096, dir, false);
-                debug.syncSingle(dev, dma + 1024, 1024, dir, true);
-                debug.unmapPhys(dev, dma, 4096, dir, DmaAttrs.NONE);
-            }
+        }
+        for (int slot = 0; slot < OUTSTANDING; slot++)
+        {
+            debug.unmapPhys(dev, live[slot], 0x100, liveDir[slot], DmaAttrs.NONE);
         }
         return null;
     }
