@@ -6,4 +6,5 @@ module dev.dmasim.engine {
     requires transitive dev.dmasim.sim;
     requires org.jctools.core;
     exports dev.dmasim.engine;
+    exports dev.dmasim.engine.debug;
 }
