@@ -91,7 +91,12 @@ public record DebugReport(
         /** More than 7 overlapping mappings of one cacheline ({@code WARN_ONCE}; not in the error count). */
         CACHELINE_OVERLAP_LIMIT,
         /** The device was released with mappings or allocations still recorded. */
-        LEAK_AT_RELEASE
+        LEAK_AT_RELEASE,
+        /**
+         * dmasim's own check (dma-debug has no hooks in the 2-step API): {@code iovaFree}/{@code iovaDestroy}
+         * with a linked byte count different from what the call unlinks, e.g. destroy after a failed link.
+         */
+        IOVA_LINK_IMBALANCE
     }
 
     /** Copies {@code mapStack}. */

@@ -415,6 +415,24 @@ public final class DmaDebug
     }
 
     /**
+     * dmasim's own 2-step API check: {@code op} ({@code "dma_iova_free"} or {@code "dma_iova_destroy"}) releases
+     * {@code unlinkBytes} of the IOVA range at {@code dma} while {@code linkedBytes} are linked. The kernel's
+     * dma-debug has no hook here; the blk-mq leak after a failed {@code dma_iova_link} is this case.
+     */
+    public void iovaImbalance(final DebugDevice dev, final long dma, final long unlinkBytes, final long linkedBytes,
+        final String op)
+    {
+        notNull(dev, "dev");
+        if (!enabled)
+        {
+            return;
+        }
+        error(Kind.IOVA_LINK_IMBALANCE, dev, null, dma, unlinkBytes, 0, null, null, 0,
+            "device driver calls " + op + " with " + linkedBytes + " bytes linked but unlinks " + unlinkBytes
+            + " [device address=" + hex(dma) + "]");
+    }
+
+    /**
      * {@code BUS_NOTIFY_UNBOUND_DRIVER}: reports the device's remaining entries as a leak (naming the last one
      * found in bucket order) and, unlike the kernel, forgets them so the device can be attached again.
      * O({@value #HASH_SIZE} + entries).
