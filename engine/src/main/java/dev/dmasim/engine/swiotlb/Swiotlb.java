@@ -51,6 +51,14 @@ import dev.dmasim.sim.mem.PhysicalMemory;
  * {@link #usedSlots()} and {@link #usedHiwater()} are global atomics (the kernel's debugfs counters);
  * the statistics are per-area atomics. Counter reads are snapshots.
  *
+ * <p><b>Deviations from the kernel</b> (all deliberate): the min_align_mask slot match is applied even when
+ * {@code origPhys == 0} (the kernel skips it for its restricted-pool allocator, which dmasim does not model, and
+ * simulated RAM may start at 0); the area count is reduced until areas are whole segments instead of rounding
+ * the pool size up; "Buffer overflow detected" is logged on every occurrence (the kernel warns once per boot)
+ * and counted; unmap rejects an address that does not start a live mapping and syncs reject addresses outside
+ * live mappings (the kernel corrupts its free lists or returns silently); a bounce copy that hits a hole is
+ * logged and counted instead of crashing.
+ *
  * <p><b>Thread-safety.</b> All methods are thread-safe. Map, unmap and syncs allocate nothing (except the
  * log line of a failure or an overflow). Programming errors (bad sizes, masks, the NONE direction, an address
  * that is not a live mapping) throw {@link IllegalArgumentException} before any state changes; a full pool is a

@@ -123,7 +123,7 @@ class SwiotlbConcurrencyTest
                 final long t = tlb.tblMapSingle(dev, orig, size, 0, 0xfff, 0xffff_ffffL, dir, 0, cpu);
                 assertThat(t).as("%s iteration %d: pool of 512 slots cannot be full", dev, i).isNotEqualTo(NO_SLOT);
                 maps.incrementAndGet();
-                assertThat(t & 0xfff).isEqualTo(orig & 0xfff);
+                assertThat(t & 0xfff).as("%s iteration %d: min_align bits", dev, i).isEqualTo(orig & 0xfff);
                 final long allocStart = t - (orig & 0x7ff);
                 final long allocEnd = allocStart + ((orig & 0x7ff) + size + IO_TLB_SIZE - 1) / IO_TLB_SIZE * IO_TLB_SIZE;
                 final Map.Entry<Long, Long> below = ranges.floorEntry(allocEnd - 1);

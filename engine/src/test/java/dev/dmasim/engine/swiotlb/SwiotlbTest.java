@@ -471,6 +471,37 @@ class SwiotlbTest
         assertThat(new Swiotlb(ram, POOL, 256, 2, true, log).forceBounce()).isTrue();
     }
 
+    @Test
+    void shouldAllocateNothingOnMapSyncAndUnmap() throws Exception
+    {
+        final Swiotlb tlb = pool(1024, 2);
+        // Reflection: the engine module does not read java.management (tests run on the class path).
+        final Object mx = Class.forName("java.lang.management.ManagementFactory").getMethod("getThreadMXBean")
+            .invoke(null);
+        final java.lang.reflect.Method allocatedBytes =
+            Class.forName("com.sun.management.ThreadMXBean").getMethod("getThreadAllocatedBytes", long.class);
+        final long tid = Thread.currentThread().threadId();
+        cycle(tlb, 20_000); // warm up (JIT, first-touch of RAM chunks)
+        final long before = (Long)allocatedBytes.invoke(mx, tid);
+        assertThat(before).as("allocation accounting is supported").isPositive();
+        cycle(tlb, 20_000);
+        final long allocated = (Long)allocatedBytes.invoke(mx, tid) - before;
+        assertThat(allocated).as("bytes allocated by 20000 map/sync/unmap cycles").isLessThan(4096);
+        assertThat(tlb.usedSlots()).isZero();
+    }
+
+    private static void cycle(final Swiotlb tlb, final int n)
+    {
+        for (int i = 0; i < n; i++)
+        {
+            final long size = 64 + (i & 8191);
+            final long t = tlb.tblMapSingle(DEV, BUF + (i & 4095), size, 0, 0xfff, SEG4G, BIDIRECTIONAL, 0, i);
+            tlb.syncSingleForCpu(DEV, t, size, BIDIRECTIONAL);
+            tlb.syncSingleForDevice(DEV, t, size, BIDIRECTIONAL);
+            tlb.tblUnmapSingle(DEV, t, size, BIDIRECTIONAL, 0);
+        }
+    }
+
     // ---------------------------------------------------------------------------------------------------
     // Bad inputs
     // ---------------------------------------------------------------------------------------------------
