@@ -145,15 +145,16 @@ public final class Device implements DebugDevice
     {
         checkSize("unmapPhys", size);
         checkDir("unmapPhys", dir);
+        if (eng.debugEnabled)
+        {
+            // Report first: a backend may refuse an unmap it cannot honour (e.g. a second unmap of a bounce slot).
+            eng.debug.unmapPhys(this, dma, size, dir, attrs);
+        }
         if (dma != DMA_MAPPING_ERROR)
         {
             ops.unmapPhys(ctx, dma, size, dir, attrs, eng.cpu.current());
         }
         eng.counters.unmaps.increment();
-        if (eng.debugEnabled)
-        {
-            eng.debug.unmapPhys(this, dma, size, dir, attrs);
-        }
     }
 
     /** {@code dma_map_page_attrs}: {@code mapPhys(pfn * 4096 + offset)}; MMIO attrs are refused with an error. */

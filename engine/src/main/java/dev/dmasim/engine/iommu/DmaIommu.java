@@ -15,6 +15,7 @@ import dev.dmasim.engine.iova.IovaDomain;
 import dev.dmasim.engine.swiotlb.Swiotlb;
 import dev.dmasim.sim.iommu.DomainType;
 import dev.dmasim.sim.iommu.IommuDomain;
+import dev.dmasim.sim.iommu.IommuProt;
 import dev.dmasim.sim.mem.PageAllocator;
 
 import java.util.concurrent.ScheduledThreadPoolExecutor;
@@ -47,12 +48,11 @@ public final class DmaIommu implements DmaOps
     /** {@code iova_rcache_range()}: mappings above this skip the IOVA caches. */
     public static final long RCACHE_RANGE = GRANULE << 5;
 
-    // IOMMU_READ / IOMMU_WRITE / IOMMU_CACHE / IOMMU_MMIO / IOMMU_PRIV, as dma_info_to_prot builds them
-    static final int PROT_READ = 1;
-    static final int PROT_WRITE = 2;
-    static final int PROT_CACHE = 4;
-    static final int PROT_MMIO = 8;
-    static final int PROT_PRIV = 16;
+    private static final int PROT_READ = IommuProt.READ;
+    private static final int PROT_WRITE = IommuProt.WRITE;
+    private static final int PROT_CACHE = IommuProt.CACHE;
+    private static final int PROT_MMIO = IommuProt.MMIO;
+    private static final int PROT_PRIV = IommuProt.PRIV;
 
     private static final int WARN_UNMAP_SIZE = 3;
     private static final int WARN_NO_BOUNCE = 4;
@@ -359,28 +359,15 @@ public final class DmaIommu implements DmaOps
             d.warnOnce(WARN_NO_BOUNCE, "DMA bounce buffers are inactive, unable to map unaligned transaction.");
             return DmaDirect.ERROR;
         }
-        final long tlb = swiotlb.tblMapSingle(d.name, phys, size, GMASK, d.minAlignMask, d.segBoundary, dir, attrs,
-            cpu);
+        // Untrusted devices must not see leftover data around the buffer inside its granules: zero the padding.
+        final long tlb = d.untrusted
+            ? swiotlb.tblMapSingleZeroPadded(d.name, phys, size, GRANULE, d.minAlignMask, d.segBoundary, dir, attrs, cpu)
+            : swiotlb.tblMapSingle(d.name, phys, size, GMASK, d.minAlignMask, d.segBoundary, dir, attrs, cpu);
         if (tlb == Swiotlb.NO_SLOT)
         {
             return DmaDirect.ERROR;
         }
         d.skipSync = false;
-        if (d.untrusted)
-        {
-            // Untrusted devices must not see leftover data around the buffer inside its granules.
-            final long preStart = tlb & ~GMASK;
-            if (tlb > preStart)
-            {
-                eng.memory.fill(preStart, tlb - preStart, (byte)0);
-            }
-            final long postStart = tlb + size;
-            final long postEnd = iovaAlign(postStart);
-            if (postEnd > postStart)
-            {
-                eng.memory.fill(postStart, postEnd - postStart, (byte)0);
-            }
-        }
         return tlb;
     }
 
