@@ -9,7 +9,7 @@ import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
-import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -411,10 +411,11 @@ class PhysAddressSpaceTest
     @Test
     void shouldLoseNoWriteOnConcurrentFirstTouch() throws Exception
     {
-        final int iterations = 300;
+        final int iterations = 500;
         final PhysAddressSpace mem = track(PhysAddressSpace.builder().ram(0, iterations * CHUNK).chunkSize(CHUNK)
             .build());
-        final CyclicBarrier barrier = new CyclicBarrier(2);
+        // a spinning barrier: both threads are running when an iteration starts, so their first touches collide
+        final AtomicInteger arrived = new AtomicInteger();
         final AtomicReference<Throwable> failure = new AtomicReference<>();
         final Thread[] threads = new Thread[2];
         for (int t = 0; t < threads.length; t++)
@@ -427,7 +428,16 @@ class PhysAddressSpaceTest
                 {
                     for (int i = 0; i < iterations; i++)
                     {
-                        barrier.await();
+                        arrived.incrementAndGet();
+                        final long deadline = System.nanoTime() + 10_000_000_000L;
+                        while (arrived.get() < 2 * (i + 1))
+                        {
+                            if (failure.get() != null || System.nanoTime() > deadline)
+                            {
+                                throw new AssertionError("other thread gone at iteration " + i);
+                            }
+                            Thread.yield();
+                        }
                         final long base = i * CHUNK;
                         // thread 0 writes even words via write(), thread 1 odd words via putLong()
                         for (int w = id; w < 64; w += 2)
@@ -448,7 +458,6 @@ class PhysAddressSpaceTest
                 catch (final Throwable e)
                 {
                     failure.compareAndSet(null, e);
-                    barrier.reset();
                 }
             });
             threads[t].start();
