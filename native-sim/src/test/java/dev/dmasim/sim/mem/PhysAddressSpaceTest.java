@@ -478,6 +478,42 @@ class PhysAddressSpaceTest
         assertThat(mem.touchedBytes()).isEqualTo(iterations * CHUNK);
     }
 
+    /** read/write/copy across chunks and the 8-byte accessors allocate nothing once compiled. */
+    @Test
+    void shouldNotAllocateOnHotPaths()
+    {
+        final PhysAddressSpace mem = threeRegions();
+        final MemorySegment buf = MemorySegment.ofArray(new byte[(int)(3 * K)]);
+        final com.sun.management.ThreadMXBean bean =
+            (com.sun.management.ThreadMXBean)java.lang.management.ManagementFactory.getThreadMXBean();
+        final long tid = Thread.currentThread().threadId();
+        mem.write(4 * M - 1000, buf); // allocate the chunks once
+        mem.write(M + CHUNK - 1000, buf);
+        long sink = 0;
+        long allocated = 0;
+        for (int round = 0; round < 30; round++)
+        {
+            final long before = bean.getThreadAllocatedBytes(tid);
+            for (int i = 0; i < 20_000; i++)
+            {
+                sink += mem.write(4 * M - 1000, buf);          // across the lo/hi region boundary
+                sink += mem.read(M + CHUNK - 1000, buf);       // across a chunk boundary
+                sink += mem.read(2 * M + 5, buf);              // untouched: zeros
+                sink += mem.copy(4 * M - 1000, M + CHUNK - 1000, 2000);
+                mem.putLongRelease(M + 64, i);
+                sink += mem.getLongAcquire(M + 64) + mem.getLong(M + 72);
+                sink += mem.compareAndSetLong(M + 64, i, i + 1) ? 1 : 0;
+            }
+            allocated = bean.getThreadAllocatedBytes(tid) - before;
+            if (allocated < 1024)
+            {
+                break; // compiled and allocation-free
+            }
+        }
+        assertThat(sink).isNotZero();
+        assertThat(allocated).as("bytes allocated by 20k rounds of hot-path calls").isLessThan(1024);
+    }
+
     /** An MMIO register window backed by a byte array, logging "R|W offset len @dstOrSrcOffset". */
     static final class RecordingMmio implements MmioHandler
     {
