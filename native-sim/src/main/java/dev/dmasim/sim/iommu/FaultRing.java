@@ -115,7 +115,19 @@ public final class FaultRing
         adapter.handler = handler;
         try
         {
-            return ring.read(adapter, limit);
+            // Agrona reads one contiguous stretch per call (up to the end of the buffer), so keep reading while
+            // the consumer makes progress: a wrapped ring needs two reads, a padding record a read of its own
+            int total = 0;
+            while (total < limit)
+            {
+                final long before = ring.consumerPosition();
+                total += ring.read(adapter, limit - total);
+                if (ring.consumerPosition() == before)
+                {
+                    break;
+                }
+            }
+            return total;
         }
         finally
         {
