@@ -17,7 +17,7 @@ import java.util.concurrent.atomic.LongAdder;
  * translates, which is the lazy-mode exposure window, and is counted in {@link #staleHits()}.
  * <p>
  * <b>Layout.</b> One {@code long[]}, one block of {@code 8 × ceil((2 + 2·ways) / 8)} longs per set (a multiple of
- * 64 bytes, so sets do not share cache lines with the array's other sets' sequence words more than necessary):
+ * 64 bytes, so a set spans the fewest cache lines and writers of different sets rarely share one):
  * <pre>
  *   +0      sequence (even: stable, odd: a writer holds the set)
  *   +1      round-robin cursor (written only under the set's lock)

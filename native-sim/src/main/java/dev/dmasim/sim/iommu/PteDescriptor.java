@@ -4,10 +4,10 @@ package dev.dmasim.sim.iommu;
  * Layout of an 8-byte I/O page-table entry (PTE), as stored in simulated RAM by {@link IoPageTable}, and of the
  * translation word the {@link Iotlb} caches (the same layout plus {@link #STALE}). Stateless; all methods are pure.
  * <pre>
- *   63      59 58  57 56 55 54   52 51                                   12 11    6 5 4 3 2 1 0
- *  +----------+---+-----+-----+------+---------------------------------------+-------+-+-+-+-+-+-+
- *  | reserved |STL| LVL(2)    | rsvd |      output address [51:12]            |  rsvd |P|M|W|R|T|V|
- *  +----------+---+-----------+------+---------------------------------------+-------+-+-+-+-+-+-+
+ *   63    59  58   57  56  55 54    52 51                          12 11      6   5   4   3   2   1   0
+ *  +--------+-----+---+-------+--------+------------------------------+---------+---+---+---+---+---+---+
+ *  |  rsvd  | STL | - |  LVL  |  rsvd  |    output address [51:12]    |  rsvd   | P | M | W | R | T | V |
+ *  +--------+-----+---+-------+--------+------------------------------+---------+---+---+---+---+---+---+
  *   V   VALID   the entry is in use; a walk that reads V == 0 stops with a translation fault
  *   T   TABLE   non-leaf: the output address is the next-level table (levels 0..2 only)
  *   R   READ    device reads allowed (leaf)
