@@ -1,5 +1,7 @@
 package dev.dmasim.sim.mem;
 
+import java.util.function.LongConsumer;
+
 /**
  * An ordered set of non-negative {@code long} keys stored as a 64-ary bitmap trie (a sparse bitmap): every
  * node holds a 64-bit occupancy mask, and an inner node holds only its non-empty children, packed
@@ -166,7 +168,7 @@ final class SparseLongSet
     }
 
     /** Visits keys in ascending order. */
-    void forEach(final java.util.function.LongConsumer action)
+    void forEach(final LongConsumer action)
     {
         if (root != null)
         {
@@ -174,7 +176,7 @@ final class SparseLongSet
         }
     }
 
-    private static void visit(final Node n, final int level, final long prefix, final java.util.function.LongConsumer a)
+    private static void visit(final Node n, final int level, final long prefix, final LongConsumer a)
     {
         long m = n.mask;
         int slot = 0;

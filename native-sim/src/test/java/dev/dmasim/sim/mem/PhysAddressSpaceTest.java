@@ -9,7 +9,7 @@ import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
-import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -411,10 +411,11 @@ class PhysAddressSpaceTest
     @Test
     void shouldLoseNoWriteOnConcurrentFirstTouch() throws Exception
     {
-        final int iterations = 300;
+        final int iterations = 500;
         final PhysAddressSpace mem = track(PhysAddressSpace.builder().ram(0, iterations * CHUNK).chunkSize(CHUNK)
             .build());
-        final CyclicBarrier barrier = new CyclicBarrier(2);
+        // a spinning barrier: both threads are running when an iteration starts, so their first touches collide
+        final AtomicInteger arrived = new AtomicInteger();
         final AtomicReference<Throwable> failure = new AtomicReference<>();
         final Thread[] threads = new Thread[2];
         for (int t = 0; t < threads.length; t++)
@@ -427,7 +428,16 @@ class PhysAddressSpaceTest
                 {
                     for (int i = 0; i < iterations; i++)
                     {
-                        barrier.await();
+                        arrived.incrementAndGet();
+                        final long deadline = System.nanoTime() + 10_000_000_000L;
+                        while (arrived.get() < 2 * (i + 1))
+                        {
+                            if (failure.get() != null || System.nanoTime() > deadline)
+                            {
+                                throw new AssertionError("other thread gone at iteration " + i);
+                            }
+                            Thread.yield();
+                        }
                         final long base = i * CHUNK;
                         // thread 0 writes even words via write(), thread 1 odd words via putLong()
                         for (int w = id; w < 64; w += 2)
@@ -448,7 +458,6 @@ class PhysAddressSpaceTest
                 catch (final Throwable e)
                 {
                     failure.compareAndSet(null, e);
-                    barrier.reset();
                 }
             });
             threads[t].start();
@@ -467,6 +476,42 @@ class PhysAddressSpaceTest
             }
         }
         assertThat(mem.touchedBytes()).isEqualTo(iterations * CHUNK);
+    }
+
+    /** read/write/copy across chunks and the 8-byte accessors allocate nothing once compiled. */
+    @Test
+    void shouldNotAllocateOnHotPaths()
+    {
+        final PhysAddressSpace mem = threeRegions();
+        final MemorySegment buf = MemorySegment.ofArray(new byte[(int)(3 * K)]);
+        final com.sun.management.ThreadMXBean bean =
+            (com.sun.management.ThreadMXBean)java.lang.management.ManagementFactory.getThreadMXBean();
+        final long tid = Thread.currentThread().threadId();
+        mem.write(4 * M - 1000, buf); // allocate the chunks once
+        mem.write(M + CHUNK - 1000, buf);
+        long sink = 0;
+        long allocated = 0;
+        for (int round = 0; round < 30; round++)
+        {
+            final long before = bean.getThreadAllocatedBytes(tid);
+            for (int i = 0; i < 20_000; i++)
+            {
+                sink += mem.write(4 * M - 1000, buf);          // across the lo/hi region boundary
+                sink += mem.read(M + CHUNK - 1000, buf);       // across a chunk boundary
+                sink += mem.read(2 * M + 5, buf);              // untouched: zeros
+                sink += mem.copy(4 * M - 1000, M + CHUNK - 1000, 2000);
+                mem.putLongRelease(M + 64, i);
+                sink += mem.getLongAcquire(M + 64) + mem.getLong(M + 72);
+                sink += mem.compareAndSetLong(M + 64, i, i + 1) ? 1 : 0;
+            }
+            allocated = bean.getThreadAllocatedBytes(tid) - before;
+            if (allocated < 1024)
+            {
+                break; // compiled and allocation-free
+            }
+        }
+        assertThat(sink).isNotZero();
+        assertThat(allocated).as("bytes allocated by 20k rounds of hot-path calls").isLessThan(1024);
     }
 
     /** An MMIO register window backed by a byte array, logging "R|W offset len @dstOrSrcOffset". */
