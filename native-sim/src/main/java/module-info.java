@@ -7,4 +7,6 @@ module dev.dmasim.sim {
     requires transitive org.agrona;
     exports dev.dmasim.sim.mem;
     exports dev.dmasim.sim.cache;
+    exports dev.dmasim.sim.iommu;
+    exports dev.dmasim.sim.bus;
 }
