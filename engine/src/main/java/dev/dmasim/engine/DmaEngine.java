@@ -150,7 +150,7 @@ public final class DmaEngine implements AutoCloseable
             mode = IommuMode.STRICT; // the DMA domain override for untrusted devices
         }
         final BusDevice bus = new BusDevice(ctx.memory, config.bdf(), config.dmaBits(), config.coherent(),
-            config.untrusted(), ctx.iommu.faults());
+            config.untrusted());
         final DmaOps ops = mode.translated() ? dmaIommu : direct;
         final Device dev = new Device(this, config, bus, ops, mode);
         if (devices.putIfAbsent(config.bdf(), dev) != null)

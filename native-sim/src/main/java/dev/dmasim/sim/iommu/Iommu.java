@@ -30,6 +30,7 @@ public final class Iommu
     private final AtomicInteger nextDomainId = new AtomicInteger(1);
     private final ConcurrentHashMap<Integer, IommuDomain> domains = new ConcurrentHashMap<>();
     private final LongAdder translationFaults = new LongAdder();
+    private final LongAdder mapSyncs = new LongAdder();
     private final LongAdder permissionFaults = new LongAdder();
 
     /**
@@ -122,6 +123,24 @@ public final class Iommu
         checkOwn(domain);
         iotlb.invalidateDomain(domain.id());
         cost.charge();
+    }
+
+    /**
+     * {@code iommu_sync_map}: makes new mappings of {@code [iova, iova+size)} visible to the device (the 2-step
+     * API's {@code dma_iova_sync}). Real hardware needs it where the IOMMU caches non-present entries
+     * (VT-d caching mode, virtualised IOMMUs); it is counted and charged as one sync command.
+     */
+    public void syncMap(final IommuDomain domain, final long iova, final long size)
+    {
+        checkOwn(domain);
+        mapSyncs.increment();
+        cost.charge();
+    }
+
+    /** @return {@link #syncMap} calls so far. */
+    public long mapSyncs()
+    {
+        return mapSyncs.sum();
     }
 
     /** Invalidates the whole IOTLB; one sync command. */
