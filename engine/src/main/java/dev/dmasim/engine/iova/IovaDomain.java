@@ -332,12 +332,12 @@ public final class IovaDomain
     public long allocIovaFast(final long size, final long limitPfn, final boolean flushRcache, final int cpu)
     {
         long pages = size;
+        if (pages < 1)
+        {
+            throw new IllegalArgumentException("size must be >= 1 pfn, was " + size);
+        }
         if (pages < (1L << (IOVA_RANGE_CACHE_MAX_SIZE - 1)))
         {
-            if (pages < 1)
-            {
-                throw new IllegalArgumentException("size must be >= 1 pfn, was " + size);
-            }
             pages = roundUpPow2(pages);
         }
         final long limit = Math.min(limitPfn, ANCHOR_PFN - 1);
