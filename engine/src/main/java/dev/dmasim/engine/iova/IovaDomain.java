@@ -857,7 +857,13 @@ public final class IovaDomain
 
     // ------------------------------------------------------------------------------------------ types
 
-    /** Per-order state shared by all CPUs, guarded by its own monitor. */
+    /**
+     * Per-order state shared by all CPUs, guarded by its own monitor (the kernel's {@code rcache->lock}). A
+     * brief lock rather than a JCTools queue: the depot must stay LIFO for the kernel's placement (a
+     * magazine pushed last is the one handed back and the one trimmed), the MPMC queues are FIFO, and a CPU
+     * touches the depot at most once per {@link #IOVA_MAG_SIZE} operations, so the monitor is off the fast
+     * path and uncontended in practice.
+     */
     private static final class Rcache
     {
         long[][] depot = new long[8][];
