@@ -43,7 +43,8 @@ import java.util.TreeMap;
  *   <li>{@link Kind#STALE_IOTLB_ACCESS}: the access succeeded through a stale IOTLB entry; summarised by
  *       {@link #exposureSummary()}.</li>
  * </ul>
- * Ownership: a streaming map and {@code syncForDevice} give the buffer to the device; {@code syncForCpu} gives it to
+ * The CPU-side kinds see only accesses through {@code cpuMemory()} of an engine with a cache model (without one,
+ * {@code cpuMemory()} is the raw memory and is not observed). Ownership: a streaming map and {@code syncForDevice} give the buffer to the device; {@code syncForCpu} gives it to
  * the CPU (ownership is per mapping: a partial sync moves the whole mapping); {@code dma_alloc_pages} buffers start
  * CPU-owned; coherent allocations are shared and never checked. MMIO mappings and the 2-step IOVA API are not
  * tracked. A report is made once per mapping, kind and ownership epoch (a sync starts a new epoch; an unmapped
