@@ -137,6 +137,10 @@ public final class Device implements DebugDevice
         {
             eng.debug.mapPhys(this, phys, size, dir, dma, attrs);
         }
+        if (eng.checks != null && dma != DMA_MAPPING_ERROR)
+        {
+            eng.checks.onMap(ctx, phys, size, dir, dma, attrs);
+        }
         return dma;
     }
 
@@ -149,6 +153,10 @@ public final class Device implements DebugDevice
         {
             // Report first: a backend may refuse an unmap it cannot honour (e.g. a second unmap of a bounce slot).
             eng.debug.unmapPhys(this, dma, size, dir, attrs);
+        }
+        if (eng.checks != null)
+        {
+            eng.checks.onUnmap(ctx, dma, size, dir, attrs);
         }
         if (dma != DMA_MAPPING_ERROR)
         {
@@ -261,6 +269,10 @@ public final class Device implements DebugDevice
             {
                 eng.debug.mapSg(this, sgl, nents, ents, dir, attrs);
             }
+            if (eng.checks != null)
+            {
+                eng.checks.onMapSg(ctx, sgl, nents, ents, dir, attrs);
+            }
         }
         else
         {
@@ -277,6 +289,10 @@ public final class Device implements DebugDevice
         if (eng.debugEnabled)
         {
             eng.debug.unmapSg(this, sgl, nents, dir);
+        }
+        if (eng.checks != null)
+        {
+            eng.checks.onUnmapSg(ctx, sgl, nents);
         }
         ops.unmapSg(ctx, sgl, nents, dir, attrs, eng.cpu.current());
         eng.counters.sgUnmaps.increment();
@@ -299,6 +315,10 @@ public final class Device implements DebugDevice
     {
         checkSize("syncSingleForCpu", size);
         checkDir("syncSingleForCpu", dir);
+        if (eng.checks != null)
+        {
+            eng.checks.onSync(ctx, dma, size, true);
+        }
         if (!ctx.skipSync || eng.debugEnabled)
         {
             ops.syncSingleForCpu(ctx, dma, size, dir);
@@ -315,6 +335,10 @@ public final class Device implements DebugDevice
     {
         checkSize("syncSingleForDevice", size);
         checkDir("syncSingleForDevice", dir);
+        if (eng.checks != null)
+        {
+            eng.checks.onSync(ctx, dma, size, false);
+        }
         if (!ctx.skipSync || eng.debugEnabled)
         {
             ops.syncSingleForDevice(ctx, dma, size, dir);
@@ -331,6 +355,10 @@ public final class Device implements DebugDevice
     {
         checkSg("syncSgForCpu", sgl, nents);
         checkDir("syncSgForCpu", dir);
+        if (eng.checks != null)
+        {
+            eng.checks.onSyncSg(ctx, sgl, nents, true);
+        }
         if (!ctx.skipSync || eng.debugEnabled)
         {
             ops.syncSgForCpu(ctx, sgl, nents, dir);
@@ -347,6 +375,10 @@ public final class Device implements DebugDevice
     {
         checkSg("syncSgForDevice", sgl, nents);
         checkDir("syncSgForDevice", dir);
+        if (eng.checks != null)
+        {
+            eng.checks.onSyncSg(ctx, sgl, nents, false);
+        }
         if (!ctx.skipSync || eng.debugEnabled)
         {
             ops.syncSgForDevice(ctx, sgl, nents, dir);
@@ -372,6 +404,10 @@ public final class Device implements DebugDevice
             {
                 eng.debug.allocCoherent(this, buf.size(), buf.phys(), buf.dma());
             }
+            if (eng.checks != null)
+            {
+                eng.checks.onAlloc(ctx, buf, DmaDirection.BIDIRECTIONAL);
+            }
         }
         return buf;
     }
@@ -386,6 +422,10 @@ public final class Device implements DebugDevice
         if (eng.debugEnabled)
         {
             eng.debug.freeCoherent(this, buf.size(), buf.phys(), buf.dma());
+        }
+        if (eng.checks != null)
+        {
+            eng.checks.onFree(ctx, buf);
         }
         ops.free(ctx, buf, eng.cpu.current());
         eng.counters.frees.increment();
@@ -407,6 +447,10 @@ public final class Device implements DebugDevice
             {
                 eng.debug.allocPages(this, buf.size(), buf.phys(), buf.dma(), dir);
             }
+            if (eng.checks != null)
+            {
+                eng.checks.onAlloc(ctx, buf, dir);
+            }
         }
         return buf;
     }
@@ -422,6 +466,10 @@ public final class Device implements DebugDevice
         if (eng.debugEnabled)
         {
             eng.debug.freePages(this, buf.size(), buf.phys(), buf.dma(), dir);
+        }
+        if (eng.checks != null)
+        {
+            eng.checks.onFree(ctx, buf);
         }
         ops.free(ctx, buf, eng.cpu.current());
         eng.counters.frees.increment();

@@ -1,5 +1,6 @@
 package dev.dmasim.engine;
 
+import dev.dmasim.engine.check.DmaChecks;
 import dev.dmasim.engine.core.Counters;
 import dev.dmasim.engine.core.DmaOps;
 import dev.dmasim.engine.core.EngineContext;
@@ -9,7 +10,10 @@ import dev.dmasim.engine.direct.DmaDirect;
 import dev.dmasim.engine.iommu.DmaIommu;
 import dev.dmasim.engine.swiotlb.Swiotlb;
 import dev.dmasim.sim.bus.BusDevice;
+import dev.dmasim.sim.cache.CacheConfig;
 import dev.dmasim.sim.cache.CpuCache;
+import dev.dmasim.sim.cache.CpuView;
+import dev.dmasim.sim.cache.WriteBackCache;
 import dev.dmasim.sim.iommu.DomainType;
 import dev.dmasim.sim.iommu.Iommu;
 import dev.dmasim.sim.iommu.IommuConfig;
@@ -39,6 +43,11 @@ public final class DmaEngine implements AutoCloseable
 {
     private final EngineContext ctx;
     private final PhysicalMemory memory;
+    /** The CPU's view: through the cache model when there is one, else {@link #memory}. */
+    private final PhysicalMemory cpuMemory;
+    /** The cache model, or null. */
+    private final WriteBackCache cacheModel;
+    private final DmaChecks checks;
     private final boolean ownsMemory;
     private final IommuMode defaultMode;
     private final DmaDirect direct;
@@ -67,6 +76,34 @@ public final class DmaEngine implements AutoCloseable
             throw new IllegalArgumentException("the physical address space has no RAM");
         }
 
+        // The CPU cache model: CPU accesses (the embedder's through cpuMemory(), the engine's own bounce copies
+        // through an unobserved view) go through it; non-coherent devices reach RAM directly, coherent ones snoop.
+        if (b.cacheConfig != null)
+        {
+            this.cacheModel = new WriteBackCache(memory, b.cacheConfig);
+        }
+        else if (b.cache instanceof WriteBackCache w)
+        {
+            if (w.memory() != memory)
+            {
+                throw new IllegalArgumentException("the WriteBackCache is in front of another address space");
+            }
+            this.cacheModel = w;
+        }
+        else
+        {
+            this.cacheModel = null;
+        }
+        final CpuCache cache = cacheModel != null ? cacheModel : b.cache;
+        final PhysicalMemory engineCpu = cacheModel != null ? cacheModel.cpuView() : memory;
+        final CpuView userView = cacheModel != null ? cacheModel.cpuView() : null;
+        this.cpuMemory = userView != null ? userView : memory;
+        this.checks = b.checks ? new DmaChecks(cache, log) : DmaChecks.disabled();
+        if (b.checks && userView != null)
+        {
+            userView.observer(checks);
+        }
+
         final BuddyPageAllocator.Builder pagesBuilder = BuddyPageAllocator.builder(memory);
         Swiotlb swiotlb = null;
         long poolBase = -1;
@@ -89,12 +126,12 @@ public final class DmaEngine implements AutoCloseable
         if (poolBase >= 0)
         {
             final int areas = b.swiotlb.areas() != 0 ? b.swiotlb.areas() : Integer.highestOneBit(b.cpus * 2 - 1);
-            swiotlb = new Swiotlb(memory, poolBase, poolBytes >>> Swiotlb.IO_TLB_SHIFT, areas, b.swiotlb.force(), log);
+            swiotlb = new Swiotlb(engineCpu, poolBase, poolBytes >>> Swiotlb.IO_TLB_SHIFT, areas, b.swiotlb.force(), log);
         }
         final DmaDebug debug = new DmaDebug(memory, log);
         final Iommu iommu = new Iommu(memory, pages, b.iommuConfig);
-        this.ctx = new EngineContext(memory, pages, b.cache, swiotlb, debug, b.debug, log, new Counters(), cpu, iommu,
-            ramEnd);
+        this.ctx = new EngineContext(memory, pages, cache, swiotlb, debug, b.debug, log, new Counters(), cpu, iommu,
+            ramEnd, b.checks ? checks : null);
         this.direct = new DmaDirect(ctx);
         this.dmaIommu = new DmaIommu(ctx, direct, b.flushQueue);
         this.identity = iommu.allocDomain(DomainType.IDENTITY);
@@ -149,13 +186,18 @@ public final class DmaEngine implements AutoCloseable
         {
             mode = IommuMode.STRICT; // the DMA domain override for untrusted devices
         }
-        final BusDevice bus = new BusDevice(ctx.memory, config.bdf(), config.dmaBits(), config.coherent(),
-            config.untrusted());
+        final BusDevice bus = new BusDevice(ctx.memory,
+            config.coherent() && cacheModel != null ? cacheModel.coherentView() : ctx.memory, // coherent: snoop
+            config.bdf(), config.dmaBits(), config.coherent(), config.untrusted());
         final DmaOps ops = mode.translated() ? dmaIommu : direct;
         final Device dev = new Device(this, config, bus, ops, mode);
         if (devices.putIfAbsent(config.bdf(), dev) != null)
         {
             throw new IllegalArgumentException("device " + config.bdf() + " is already attached");
+        }
+        if (ctx.checks != null)
+        {
+            ctx.checks.onAttach(dev.context());
         }
         switch (mode)
         {
@@ -199,10 +241,37 @@ public final class DmaEngine implements AutoCloseable
         return List.copyOf(devices.values());
     }
 
-    /** @return CPU-side access to the physical address space. */
+    /**
+     * @return the physical address space as memory and devices see it: uncached (with a cache model, stores
+     * through it bypass the CPU cache, like a write through an uncached alias).
+     */
     public PhysicalMemory memory()
     {
         return memory;
+    }
+
+    /**
+     * The CPU's view of the physical address space, what a driver's loads and stores should use: through the CPU
+     * cache model when one is configured ({@link Builder#cache(CacheConfig)}; stores stay dirty until a sync for the
+     * device cleans them, loads may hit lines that are stale after a device write), else {@link #memory()} itself.
+     * With {@link Builder#checks(boolean)} on, its accesses are judged (missing sync for cpu, CPU write while the
+     * device owns a buffer). {@code ramSlice} of a cached view returns null.
+     */
+    public PhysicalMemory cpuMemory()
+    {
+        return cpuMemory;
+    }
+
+    /** @return the CPU cache model, or null when none is configured. */
+    public WriteBackCache cacheModel()
+    {
+        return cacheModel;
+    }
+
+    /** @return dmasim's own checkers (a disabled instance, with no reports, unless {@link Builder#checks} is on). */
+    public DmaChecks checks()
+    {
+        return checks;
     }
 
     /** @return the page-frame allocator (buffers for drivers and tests come from here). */
@@ -307,6 +376,8 @@ public final class DmaEngine implements AutoCloseable
         private boolean debug;
         private IommuConfig iommuConfig = IommuConfig.defaults();
         private CpuCache cache = CpuCache.NONE;
+        private CacheConfig cacheConfig;
+        private boolean checks;
         private int logCapacity = 1024;
         private boolean echoLog;
         private FlushQueueConfig flushQueue = FlushQueueConfig.defaults();
@@ -403,6 +474,35 @@ public final class DmaEngine implements AutoCloseable
                 throw new IllegalArgumentException("cache is null");
             }
             this.cache = c;
+            return this;
+        }
+
+        /**
+         * Models a write-back CPU data cache ({@link WriteBackCache}, 64-byte lines) between the CPUs and RAM, so that
+         * non-coherent devices see exactly what a real one would: CPU stores through {@link DmaEngine#cpuMemory()}
+         * stay in the cache until a sync for the device cleans them (or an eviction writes them back), lines the
+         * CPU holds stay stale after a device write until a sync for the CPU invalidates them. Coherent devices snoop
+         * and see no difference. Off by default. Does not turn {@link #checks(boolean)} on.
+         */
+        public Builder cache(final CacheConfig c)
+        {
+            if (c == null)
+            {
+                throw new IllegalArgumentException("cache config is null");
+            }
+            this.cacheConfig = c;
+            return this;
+        }
+
+        /**
+         * dmasim's own checkers ({@link DmaChecks}; default off): ownership per mapping, use after unmap, lazy-IOTLB
+         * exposure, and, with a cache model, missing syncs. Independent of {@link #debug(boolean)} and of the cache
+         * model (without one, {@code MISSING_SYNC_FOR_DEVICE} cannot be seen: nothing is ever dirty). Slows every
+         * map, sync, device transfer and CPU access through {@code cpuMemory()}.
+         */
+        public Builder checks(final boolean on)
+        {
+            this.checks = on;
             return this;
         }
 

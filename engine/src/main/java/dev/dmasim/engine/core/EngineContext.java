@@ -1,6 +1,7 @@
 package dev.dmasim.engine.core;
 
 import dev.dmasim.engine.KernelLog;
+import dev.dmasim.engine.check.DmaChecks;
 import dev.dmasim.engine.cpu.CpuBinding;
 import dev.dmasim.engine.debug.DmaDebug;
 import dev.dmasim.engine.swiotlb.Swiotlb;
@@ -29,10 +30,20 @@ public final class EngineContext
     public final Iommu iommu;
     /** The end of the highest RAM region (bytes): {@code max_pfn << PAGE_SHIFT}. */
     public final long ramEnd;
+    /** dmasim's own checkers (ownership, missing syncs, use after unmap), or null when they are off. */
+    public final DmaChecks checks;
 
     public EngineContext(final PhysicalMemory memory, final PageAllocator pages, final CpuCache cache,
         final Swiotlb swiotlb, final DmaDebug debug, final boolean debugEnabled, final KernelLog log,
         final Counters counters, final CpuBinding cpu, final Iommu iommu, final long ramEnd)
+    {
+        this(memory, pages, cache, swiotlb, debug, debugEnabled, log, counters, cpu, iommu, ramEnd, null);
+    }
+
+    /** As above, with the checkers ({@code null}: off). */
+    public EngineContext(final PhysicalMemory memory, final PageAllocator pages, final CpuCache cache,
+        final Swiotlb swiotlb, final DmaDebug debug, final boolean debugEnabled, final KernelLog log,
+        final Counters counters, final CpuBinding cpu, final Iommu iommu, final long ramEnd, final DmaChecks checks)
     {
         this.memory = memory;
         this.pages = pages;
@@ -45,6 +56,7 @@ public final class EngineContext
         this.cpu = cpu;
         this.iommu = iommu;
         this.ramEnd = ramEnd;
+        this.checks = checks;
     }
 
     /** @return true if {@code phys} lies in the swiotlb pool ({@code is_swiotlb_buffer}). */

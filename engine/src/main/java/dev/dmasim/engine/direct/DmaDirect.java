@@ -290,6 +290,7 @@ public final class DmaDirect implements DmaOps
                 if (Long.compareUnsigned(physToDma(d, phys) + bytes - 1, limit) <= 0)
                 {
                     eng.memory.fill(phys, bytes, (byte)0);
+                    eng.cache.invalidate(phys, bytes); // arch_dma_prep_coherent: no stale CPU lines over the zeros
                     return phys;
                 }
                 eng.pages.freePages(phys, order);

@@ -31,6 +31,11 @@ import java.util.Objects;
  * transfers race as on hardware. {@link #attach} may run concurrently with transfers: each page translation uses
  * the domain read once per call (a volatile read).
  * <p>
+ * <b>Data path and observer.</b> Transfers reach memory through the device's data path: the address space itself,
+ * or, for a coherent device on a machine with a CPU cache model, a snooping view of it
+ * ({@code dev.dmasim.sim.cache.CoherentView}). An optional {@link DmaObserver} ({@link #observer(DmaObserver)}) is
+ * told about each transfer piece after it completed; with none set a transfer costs one extra volatile read.
+ * <p>
  * <b>Allocation.</b> None per call on any path (IOTLB hit, miss, or fault); {@link #translate} fills a caller-owned
  * {@link TlbEntry}.
  */
@@ -40,6 +45,7 @@ public final class BusDevice
     private static final long PAGE_MASK = PAGE_SIZE - 1;
 
     private final PhysicalMemory memory;
+    private final PhysicalMemory dataPath;
     private final String bdf;
     private final int segment;
     private final int requesterId;
@@ -47,12 +53,13 @@ public final class BusDevice
     private final boolean coherent;
     private final boolean untrusted;
     private volatile IommuDomain domain;
+    private volatile DmaObserver observer;
 
     /**
      * @param memory      the physical address space the device's transfers reach.
      * @param bdf         PCI address {@code SSSS:BB:DD.F} (hex segment, bus, device ≤ 1f; function 0..7).
      * @param addressBits bus address width the device can emit, 1..64.
-     * @param coherent    DMA is cache-coherent (informational here; the cache model is elsewhere).
+     * @param coherent    DMA is cache-coherent (informational here; coherence is the data path's, see below).
      * @param untrusted   an external-facing device (informational here; the DMA layer forces strict mode).
      * @throws IllegalArgumentException for a malformed BDF or width, naming the value.
      */
@@ -60,9 +67,21 @@ public final class BusDevice
         final PhysicalMemory memory, final String bdf, final int addressBits, final boolean coherent,
         final boolean untrusted)
     {
-        if (memory == null)
+        this(memory, memory, bdf, addressBits, coherent, untrusted);
+    }
+
+    /**
+     * As {@link #BusDevice(PhysicalMemory, String, int, boolean, boolean)}, with the transfers going through
+     * {@code dataPath} (e.g. a snooping view of {@code memory} for a coherent device); {@code memory} stays the
+     * address space the IOMMU domains must belong to.
+     */
+    public BusDevice(
+        final PhysicalMemory memory, final PhysicalMemory dataPath, final String bdf, final int addressBits,
+        final boolean coherent, final boolean untrusted)
+    {
+        if (memory == null || dataPath == null)
         {
-            throw new IllegalArgumentException("memory must not be null");
+            throw new IllegalArgumentException("memory and data path must not be null");
         }
         if (addressBits < 1 || addressBits > 64)
         {
@@ -70,6 +89,7 @@ public final class BusDevice
         }
         final long parsed = parseBdf(bdf);
         this.memory = memory;
+        this.dataPath = dataPath;
         this.bdf = bdf.toLowerCase(Locale.ROOT);
         this.segment = (int)(parsed >>> 16);
         this.requesterId = (int)(parsed & 0xffff);
@@ -135,6 +155,18 @@ public final class BusDevice
     public boolean untrusted()
     {
         return untrusted;
+    }
+
+    /** Sets (or, with null, removes) the observer told about every transfer piece. */
+    public void observer(final DmaObserver o)
+    {
+        observer = o;
+    }
+
+    /** @return the transfer observer, or null. */
+    public DmaObserver observer()
+    {
+        return observer;
     }
 
     /** @return the attached domain, or null when the device is not behind an IOMMU. */
@@ -250,11 +282,17 @@ public final class BusDevice
         }
         final boolean write = access == Access.WRITE;
         final IommuDomain d = domain;
+        final DmaObserver obs = observer;
+        final PhysicalMemory mem = dataPath;
         if (d == null || d.type() == DomainType.IDENTITY)
         {
-            return write ? memory.write(busAddr, seg, off, len) : memory.read(busAddr, seg, off, len);
+            final int rc = write ? mem.write(busAddr, seg, off, len) : mem.read(busAddr, seg, off, len);
+            if (obs != null)
+            {
+                obs.onDeviceAccess(this, busAddr, busAddr, len, access, rc, false);
+            }
+            return rc;
         }
-        final PhysicalMemory mem = memory;
         final int rid = requesterId;
         long done = 0;
         while (done < len)
@@ -263,11 +301,19 @@ public final class BusDevice
             final long v = d.translate(addr, access, rid);
             if (v < 0)
             {
+                if (obs != null)
+                {
+                    obs.onDeviceAccess(this, addr, -1L, len - done, access, (int)-v, false);
+                }
                 return (int)-v;
             }
             final long chunk = Math.min(len - done, PAGE_SIZE - (addr & PAGE_MASK));
             final long phys = PteDescriptor.outputAddress(v) | (addr & PAGE_MASK);
             final int rc = write ? mem.write(phys, seg, off + done, chunk) : mem.read(phys, seg, off + done, chunk);
+            if (obs != null)
+            {
+                obs.onDeviceAccess(this, addr, phys, chunk, access, rc, (v & PteDescriptor.STALE) != 0);
+            }
             if (rc != MemTx.OK)
             {
                 return rc;

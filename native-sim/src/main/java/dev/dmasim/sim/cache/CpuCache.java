@@ -4,7 +4,7 @@ package dev.dmasim.sim.cache;
  * The CPU data cache as seen by DMA maintenance operations, by physical byte address. Coherent devices
  * never need these; for non-coherent devices the DMA layer cleans (writes back) before the device reads
  * and invalidates before the CPU reads what the device wrote. Thread-safe.
- * {@link #NONE} is the pass-through used when no cache is modelled.
+ * {@link #NONE} is the pass-through used when no cache is modelled; {@link WriteBackCache} is the model.
  */
 public interface CpuCache
 {
@@ -28,10 +28,19 @@ public interface CpuCache
     /** Drops lines covering {@code [phys, phys+len)} without writing them back (arm64 {@code dc ivac}). */
     void invalidate(long phys, long len);
 
-    /** Clean, then invalidate. */
+    /** Clean, then invalidate (arm64 {@code dc civac}). */
     default void cleanInvalidate(final long phys, final long len)
     {
         clean(phys, len);
         invalidate(phys, len);
+    }
+
+    /**
+     * @return the physical address of the lowest dirty line overlapping {@code [phys, phys+len)}, or -1 when none
+     * is dirty (always -1 for a cache that holds nothing).
+     */
+    default long firstDirtyLine(final long phys, final long len)
+    {
+        return -1L;
     }
 }

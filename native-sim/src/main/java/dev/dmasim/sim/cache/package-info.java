@@ -1,2 +1,7 @@
-/** The CPU cache model seen by DMA maintenance operations. */
+/**
+ * The CPU cache model for non-coherent devices: {@link dev.dmasim.sim.cache.CpuCache} (the maintenance
+ * operations the DMA layer issues), {@link dev.dmasim.sim.cache.WriteBackCache} (a write-back set-associative
+ * cache of 64-byte lines), {@link dev.dmasim.sim.cache.CpuView} (CPU loads and stores through it) and
+ * {@link dev.dmasim.sim.cache.CoherentView} (the snooping data path of coherent bus masters).
+ */
 package dev.dmasim.sim.cache;
