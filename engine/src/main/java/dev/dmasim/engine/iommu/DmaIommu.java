@@ -510,7 +510,8 @@ public final class DmaIommu implements DmaOps
         long mapped = 0;
         for (int i = 0; i < nents; i++)
         {
-            if (c.domain.map(iova + mapped, sg.phys(i), sg.length(i), prot) != 0)
+            final int rc = c.domain.map(iova + mapped, sg.phys(i), sg.length(i), prot);
+            if (rc != 0)
             {
                 if (mapped > 0)
                 {
@@ -518,7 +519,8 @@ public final class DmaIommu implements DmaOps
                 }
                 c.iovad.freeIovaFast(iova >>> SHIFT, iovaLen >>> SHIFT, cpu);
                 invalidateSg(sg, nents);
-                return -Errno.EINVAL;
+                // iommu_dma_map_sg passes -ENOMEM (no page-table page) through; anything else is -EINVAL
+                return rc == -Errno.ENOMEM ? -Errno.ENOMEM : -Errno.EINVAL;
             }
             mapped += sg.length(i);
         }
