@@ -890,6 +890,8 @@ public final class DmaIommu implements DmaOps
         if (rc != 0 && mapped > 0)
         {
             // Undo what this link mapped (the kernel unlinks from offset 0; we unlink this link's own range).
+            // unlink() debits the linked-byte count, which this failed link never credited: credit it first.
+            s.addLinked(mapped);
             unlink(d, s, offset, mapped, dir, attrs, false, cpu);
         }
         return rc;
