@@ -7,9 +7,7 @@ import dev.dmasim.sim.mem.MemTx;
 import dev.dmasim.sim.mem.PageAllocator;
 import dev.dmasim.sim.mem.Zone;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.util.SplittableRandom;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -88,14 +86,6 @@ final class IommuTestSupport
     static int devWrite(final Device dev, final long dma, final byte[] data)
     {
         return dev.bus().dmaWrite(dma, MemorySegment.ofArray(data));
-    }
-
-    /** @return a one-long off-heap segment (for single-word device accesses). */
-    static MemorySegment word(final long value)
-    {
-        final MemorySegment seg = Arena.ofAuto().allocate(8);
-        seg.set(ValueLayout.JAVA_LONG_UNALIGNED, 0, value);
-        return seg;
     }
 
     static String hex(final long v)

@@ -97,8 +97,10 @@ class IovaApiTest
             assertThat(engine.stats().iovaLinks()).isEqualTo(3);
             assertThat(devReadOk(dev, s.addr(), 3 * (int)PAGE)).isEqualTo(expected.toByteArray());
 
+            final long addr = s.addr();
             dev.iovaDestroy(s, 3 * PAGE, TO_DEVICE, 0);
-            assertThat(devReadRc(dev, s.addr() == 0 ? 0xFFFF_C000L : s.addr(), 1)).isEqualTo(MemTx.TRANSLATION_FAULT);
+            assertThat(s.inUse()).isFalse();
+            assertThat(devReadRc(dev, addr, 1)).isEqualTo(MemTx.TRANSLATION_FAULT);
             assertThat(dev.iovaRangesInUse()).isZero();
             assertThat(engine.debug().reports()).isEmpty();
         }
