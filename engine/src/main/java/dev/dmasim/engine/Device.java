@@ -4,6 +4,8 @@ import dev.dmasim.engine.core.DeviceContext;
 import dev.dmasim.engine.core.DmaOps;
 import dev.dmasim.engine.core.EngineContext;
 import dev.dmasim.engine.debug.DebugDevice;
+import dev.dmasim.engine.iommu.DmaIommu;
+import dev.dmasim.engine.iova.IovaDomain;
 import dev.dmasim.sim.bus.BusDevice;
 
 /**
@@ -59,6 +61,17 @@ public final class Device implements DebugDevice
     public IommuMode iommuMode()
     {
         return mode;
+    }
+
+    /**
+     * @return IOVA ranges this dma-iommu device holds now: mapped, linked, or waiting in a lazy flush queue; not
+     * those parked in the per-CPU IOVA caches. 0 for a device on dma-direct or after detach. A snapshot (exact
+     * when no other thread maps or unmaps); after {@code engine.flushQueues()} it counts only live mappings.
+     */
+    public long iovaRangesInUse()
+    {
+        final IovaDomain iovad = DmaIommu.iovaDomain(ctx);
+        return iovad == null ? 0 : iovad.liveRanges() - iovad.cachedIovas();
     }
 
     /** @return the device-facing side: DMA reads and writes through the IOMMU, translation. */

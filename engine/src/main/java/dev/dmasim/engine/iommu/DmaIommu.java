@@ -510,7 +510,8 @@ public final class DmaIommu implements DmaOps
         long mapped = 0;
         for (int i = 0; i < nents; i++)
         {
-            if (c.domain.map(iova + mapped, sg.phys(i), sg.length(i), prot) != 0)
+            final int rc = c.domain.map(iova + mapped, sg.phys(i), sg.length(i), prot);
+            if (rc != 0)
             {
                 if (mapped > 0)
                 {
@@ -518,7 +519,8 @@ public final class DmaIommu implements DmaOps
                 }
                 c.iovad.freeIovaFast(iova >>> SHIFT, iovaLen >>> SHIFT, cpu);
                 invalidateSg(sg, nents);
-                return -Errno.EINVAL;
+                // iommu_dma_map_sg passes -ENOMEM (no page-table page) through; anything else is -EINVAL
+                return rc == -Errno.ENOMEM ? -Errno.ENOMEM : -Errno.EINVAL;
             }
             mapped += sg.length(i);
         }
@@ -888,6 +890,8 @@ public final class DmaIommu implements DmaOps
         if (rc != 0 && mapped > 0)
         {
             // Undo what this link mapped (the kernel unlinks from offset 0; we unlink this link's own range).
+            // unlink() debits the linked-byte count, which this failed link never credited: credit it first.
+            s.addLinked(mapped);
             unlink(d, s, offset, mapped, dir, attrs, false, cpu);
         }
         return rc;
