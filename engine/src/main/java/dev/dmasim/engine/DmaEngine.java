@@ -2,6 +2,7 @@ package dev.dmasim.engine;
 
 import dev.dmasim.engine.core.Counters;
 import dev.dmasim.engine.core.DmaOps;
+import dev.dmasim.engine.core.DmaRangeMemory;
 import dev.dmasim.engine.core.EngineContext;
 import dev.dmasim.engine.cpu.CpuBinding;
 import dev.dmasim.engine.debug.DmaDebug;
@@ -149,7 +150,16 @@ public final class DmaEngine implements AutoCloseable
         {
             mode = IommuMode.STRICT; // the DMA domain override for untrusted devices
         }
-        final BusDevice bus = new BusDevice(ctx.memory, config.bdf(), config.dmaBits(), config.coherent(),
+        if (config.dmaOffset() != 0 && mode != IommuMode.NONE)
+        {
+            throw new IllegalArgumentException("device " + config.bdf() + ": dmaOffset 0x"
+                + Long.toHexString(config.dmaOffset()) + " (a dma_range_map) is supported with IommuMode.NONE only, was "
+                + mode);
+        }
+        // A dma_range_map offset is a property of the bus: the device's transfers see RAM at phys + offset.
+        final PhysicalMemory busView = config.dmaOffset() != 0 ? new DmaRangeMemory(ctx.memory, config.dmaOffset())
+            : ctx.memory;
+        final BusDevice bus = new BusDevice(busView, config.bdf(), config.dmaBits(), config.coherent(),
             config.untrusted());
         final DmaOps ops = mode.translated() ? dmaIommu : direct;
         final Device dev = new Device(this, config, bus, ops, mode);
