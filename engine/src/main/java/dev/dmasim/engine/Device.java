@@ -217,7 +217,8 @@ public final class Device implements DebugDevice
 
     /**
      * {@code dma_map_sgtable}: maps {@code origNents} entries and stores the count in {@code nents}.
-     * @return 0, or {@code -EINVAL}, {@code -ENOMEM}, {@code -EIO}, {@code -EREMOTEIO}.
+     * @return 0, or {@code -EINVAL}, {@code -ENOMEM}, {@code -EIO}, {@code -EREMOTEIO}; {@code -EOPNOTSUPP} for
+     * {@link DmaAttrs#REQUIRE_COHERENT} on a non-coherent device.
      */
     public int mapSgtable(final SgTable sgt, final DmaDirection dir, final long attrs)
     {
@@ -228,8 +229,10 @@ public final class Device implements DebugDevice
         final int ents = mapSgInternal("mapSgtable", sgt.sgl(), sgt.origNents(), dir, attrs);
         if (ents < 0)
         {
+            // -EOPNOTSUPP (REQUIRE_COHERENT on a non-coherent device) is returned before any backend runs; other
+            // backend values than the four documented ones become -EIO, as in __dma_map_sg_attrs.
             return ents == -Errno.EINVAL || ents == -Errno.ENOMEM || ents == -Errno.EIO || ents == -Errno.EREMOTEIO
-                ? ents : -Errno.EIO;
+                || ents == -Errno.EOPNOTSUPP ? ents : -Errno.EIO;
         }
         sgt.nents(ents);
         return 0;
