@@ -225,16 +225,18 @@ public final class DmaDebug
         addEntry(entry, attrs);
     }
 
-    /** {@code debug_dma_unmap_phys}: checks and forgets the mapping of {@code dma} ({@code attrs} unused). */
-    public void unmapPhys(
+    /**
+     * {@code debug_dma_unmap_phys}: checks and forgets the mapping of {@code dma} ({@code attrs} unused).
+     *
+     * @return false if no entry was found (reported as an invalid or unknown address), true otherwise, and when
+     * disabled. The engine then leaves the backend alone: it holds nothing to release.
+     */
+    public boolean unmapPhys(
         final DebugDevice dev, final long dma, final long size, final DmaDirection dir, final long attrs)
     {
         notNull(dev, "dev");
         notNull(dir, "dir");
-        if (enabled)
-        {
-            checkUnmap(dev, dma, size, MappingType.PHY, dir, 0, 0);
-        }
+        return !enabled || checkUnmap(dev, dma, size, MappingType.PHY, dir, 0, 0);
     }
 
     /**
@@ -326,16 +328,15 @@ public final class DmaDebug
     /**
      * {@code debug_dma_sync_single_for_cpu/for_device}: checks a sync of {@code [dma, dma+size)} against the
      * mapping that contains it.
+     *
+     * @return false if no mapping contains the range (reported), true otherwise and when disabled.
      */
-    public void syncSingle(
+    public boolean syncSingle(
         final DebugDevice dev, final long dma, final long size, final DmaDirection dir, final boolean forCpu)
     {
         notNull(dev, "dev");
         notNull(dir, "dir");
-        if (enabled)
-        {
-            checkSync(dev, dma, size, MappingType.SINGLE, dir, 0, forCpu);
-        }
+        return !enabled || checkSync(dev, dma, size, MappingType.SINGLE, dir, 0, forCpu);
     }
 
     /**
@@ -679,7 +680,7 @@ public final class DmaDebug
         }
     }
 
-    private void checkUnmap(
+    private boolean checkUnmap(
         final DebugDevice dev, final long dma, final long size, final MappingType type, final DmaDirection dir,
         final int sgCallEnts, final long phys)
     {
@@ -738,8 +739,9 @@ public final class DmaDebug
         if (entry != null)
         {
             entryFreed(entry);
+            return true;
         }
-        else if (dma == DMA_MAPPING_ERROR)
+        if (dma == DMA_MAPPING_ERROR)
         {
             error(Kind.FREE_INVALID_ADDRESS, dev, null, dma, size, phys, type, dir, count,
                 "device driver tries to free an invalid DMA memory address");
@@ -750,9 +752,10 @@ public final class DmaDebug
                 "device driver tries to free DMA memory it has not allocated [device address=" + hex(dma) +
                 "] [size=" + u64(size) + " bytes]");
         }
+        return false;
     }
 
-    private void checkSync(
+    private boolean checkSync(
         final DebugDevice dev, final long dma, final long size, final MappingType type, final DmaDirection dir,
         final int sgCallEnts, final boolean forCpu)
     {
@@ -768,13 +771,14 @@ public final class DmaDebug
                 if (entry != null)
                 {
                     checkSync(entry, dev, dma, size, type, dir, sgCallEnts, forCpu, count);
-                    return;
+                    return true;
                 }
             }
         }
         error(Kind.SYNC_NOT_ALLOCATED, dev, null, dma, size, 0, type, dir, count,
             "device driver tries to sync DMA memory it has not allocated [device address=" + hex(dma) +
             "] [size=" + u64(size) + " bytes]");
+        return false;
     }
 
     private void checkSync(
