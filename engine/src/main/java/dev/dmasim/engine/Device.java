@@ -145,12 +145,11 @@ public final class Device implements DebugDevice
     {
         checkSize("unmapPhys", size);
         checkDir("unmapPhys", dir);
-        if (eng.debugEnabled)
-        {
-            // Report first: a backend may refuse an unmap it cannot honour (e.g. a second unmap of a bounce slot).
-            eng.debug.unmapPhys(this, dma, size, dir, attrs);
-        }
-        if (dma != DMA_MAPPING_ERROR)
+        // Report first: a backend may refuse an unmap it cannot honour (e.g. a second unmap of a bounce slot). When
+        // dma-debug knows no such mapping, the backend is left alone: it holds nothing to release, and a stale
+        // address must not release (or copy back over) whatever reuses its slots now.
+        final boolean known = !eng.debugEnabled || eng.debug.unmapPhys(this, dma, size, dir, attrs);
+        if (known && dma != DMA_MAPPING_ERROR)
         {
             ops.unmapPhys(ctx, dma, size, dir, attrs, eng.cpu.current());
         }
@@ -302,14 +301,12 @@ public final class Device implements DebugDevice
     {
         checkSize("syncSingleForCpu", size);
         checkDir("syncSingleForCpu", dir);
-        if (!ctx.skipSync || eng.debugEnabled)
+        // dma-debug checks first (the kernel checks after the sync; the report is the same): a sync of memory
+        // no mapping contains is reported and not passed on, since the backend has nothing to sync there.
+        if (eng.debugEnabled ? eng.debug.syncSingle(this, dma, size, dir, true) : !ctx.skipSync)
         {
             ops.syncSingleForCpu(ctx, dma, size, dir);
             eng.counters.syncs.increment();
-            if (eng.debugEnabled)
-            {
-                eng.debug.syncSingle(this, dma, size, dir, true);
-            }
         }
     }
 
@@ -318,14 +315,12 @@ public final class Device implements DebugDevice
     {
         checkSize("syncSingleForDevice", size);
         checkDir("syncSingleForDevice", dir);
-        if (!ctx.skipSync || eng.debugEnabled)
+        // dma-debug checks first (the kernel checks after the sync; the report is the same): a sync of memory
+        // no mapping contains is reported and not passed on, since the backend has nothing to sync there.
+        if (eng.debugEnabled ? eng.debug.syncSingle(this, dma, size, dir, false) : !ctx.skipSync)
         {
             ops.syncSingleForDevice(ctx, dma, size, dir);
             eng.counters.syncs.increment();
-            if (eng.debugEnabled)
-            {
-                eng.debug.syncSingle(this, dma, size, dir, false);
-            }
         }
     }
 
