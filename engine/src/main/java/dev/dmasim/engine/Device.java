@@ -159,6 +159,7 @@ public final class Device implements DebugDevice
     /** {@code dma_map_page_attrs}: {@code mapPhys(pfn * 4096 + offset)}; MMIO attrs are refused with an error. */
     public long mapPage(final long pfn, final long offset, final long size, final DmaDirection dir, final long attrs)
     {
+        checkLive("mapPage");
         if (pfn < 0 || offset < 0 || pfn > (Long.MAX_VALUE >>> 12))
         {
             throw new IllegalArgumentException(ctx.name + ": mapPage: pfn " + pfn + " / offset " + offset + " invalid");
@@ -173,6 +174,7 @@ public final class Device implements DebugDevice
     /** {@code dma_unmap_page_attrs}: does nothing when MMIO is passed. */
     public void unmapPage(final long dma, final long size, final DmaDirection dir, final long attrs)
     {
+        checkLive("unmapPage");
         if ((attrs & DmaAttrs.MMIO) != 0)
         {
             return;
@@ -195,6 +197,7 @@ public final class Device implements DebugDevice
     /** {@code dma_mapping_error}: true for the error value; marks the mapping checked for dma-debug. */
     public boolean mappingError(final long dma)
     {
+        checkLive("mappingError");
         if (eng.debugEnabled)
         {
             eng.debug.mappingError(this, dma);
@@ -377,6 +380,7 @@ public final class Device implements DebugDevice
     /** {@code dma_free_coherent}; null is a no-op. */
     public void freeCoherent(final DmaBuffer buf)
     {
+        checkLive("freeCoherent");
         if (buf == null)
         {
             return;
@@ -412,6 +416,7 @@ public final class Device implements DebugDevice
     /** {@code dma_free_pages}. */
     public void freePages(final DmaBuffer buf, final DmaDirection dir)
     {
+        checkLive("freePages");
         if (buf == null)
         {
             return;
@@ -430,6 +435,7 @@ public final class Device implements DebugDevice
     /** {@code dma_set_mask}. @return 0 or {@code -EIO} when the backend cannot support the mask. */
     public int setMask(final long mask)
     {
+        checkLive("setMask");
         if (!ops.supported(ctx, mask))
         {
             return -Errno.EIO;
@@ -442,6 +448,7 @@ public final class Device implements DebugDevice
     /** {@code dma_set_coherent_mask}. @return 0 or {@code -EIO}. */
     public int setCoherentMask(final long mask)
     {
+        checkLive("setCoherentMask");
         if (!ops.supported(ctx, mask))
         {
             return -Errno.EIO;
@@ -464,30 +471,35 @@ public final class Device implements DebugDevice
     /** {@code dma_get_required_mask}. */
     public long requiredMask()
     {
+        checkLive("requiredMask");
         return ops.requiredMask(ctx);
     }
 
     /** {@code dma_max_mapping_size}, bytes; {@link Long#MAX_VALUE} for "no limit" (the kernel's SIZE_MAX). */
     public long maxMappingSize()
     {
+        checkLive("maxMappingSize");
         return ops.maxMappingSize(ctx);
     }
 
     /** {@code dma_opt_mapping_size}, bytes. */
     public long optMappingSize()
     {
+        checkLive("optMappingSize");
         return ops.optMappingSize(ctx);
     }
 
     /** {@code dma_get_merge_boundary}: 0 when segments cannot be merged. */
     public long mergeBoundary()
     {
+        checkLive("mergeBoundary");
         return ops.mergeBoundary(ctx);
     }
 
     /** {@code dma_need_sync}. */
     public boolean needSync(final long dma)
     {
+        checkLive("needSync");
         if (ctx.skipSync && !eng.debugEnabled)
         {
             return false;
@@ -498,6 +510,7 @@ public final class Device implements DebugDevice
     /** {@code dma_need_unmap}: false only for a direct device that skips syncs, with dma-debug off. */
     public boolean needUnmap()
     {
+        checkLive("needUnmap");
         return !(mode == IommuMode.NONE || mode == IommuMode.PASSTHROUGH) || !ctx.skipSync || eng.debugEnabled;
     }
 
@@ -600,13 +613,14 @@ public final class Device implements DebugDevice
         checkSize(op, size);
         if (phys < 0 || phys + size < phys)
         {
-            throw new IllegalArgumentException(ctx.name + ": " + op + ": range [0x" + Long.toHexString(phys) + ", +"
-                + size + ") overflows");
+            throw new IllegalArgumentException(ctx.name + ": " + op + ": phys 0x" + Long.toHexString(phys) + " + size "
+                + size + " overflows the physical address space");
         }
         if ((attrs & DmaAttrs.MMIO) == 0 && !eng.memory.isRam(phys, size))
         {
-            throw new IllegalArgumentException(ctx.name + ": " + op + ": [0x" + Long.toHexString(phys) + ", 0x"
-                + Long.toHexString(phys + size) + ") is not RAM (map device memory with mapResource/DmaAttrs.MMIO)");
+            throw new IllegalArgumentException(ctx.name + ": " + op + ": phys 0x" + Long.toHexString(phys) + " size "
+                + size + ": [0x" + Long.toHexString(phys) + ", 0x" + Long.toHexString(phys + size)
+                + ") is not RAM (map device memory with mapResource/DmaAttrs.MMIO)");
         }
     }
 
