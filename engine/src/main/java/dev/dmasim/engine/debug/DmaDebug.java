@@ -216,7 +216,7 @@ public final class DmaDebug
             return;
         }
         final Entry entry = new Entry(dev, dma, size, MappingType.PHY, dir, 0, 0, phys, MAP_ERR_NOT_CHECKED,
-            DmaAttrs.has(attrs, DmaAttrs.CPU_CACHE_CLEAN), captureStack());
+            isCacheClean(attrs), captureStack());
         if (DmaAttrs.has(attrs, DmaAttrs.MMIO) && mem.isRam(phys, 1))
         {
             error(Kind.MMIO_RAM, dev, entry, dma, size, phys, null, dir, -1,
@@ -285,7 +285,7 @@ public final class DmaDebug
         }
         final int n = clamp(mappedEnts, sgl.capacity());
         final StackTraceElement[] stack = n > 0 ? captureStack() : null;
-        final boolean cacheClean = DmaAttrs.has(attrs, DmaAttrs.CPU_CACHE_CLEAN);
+        final boolean cacheClean = isCacheClean(attrs);
         for (int i = 0; i < n; i++)
         {
             final Entry entry = new Entry(dev, sgl.dmaAddress(i), sgl.dmaLength(i), MappingType.SCATTER_GATHER, dir,
@@ -965,6 +965,15 @@ public final class DmaDebug
             .limit(depth)
             .map(StackWalker.StackFrame::toStackTraceElement)
             .toArray(StackTraceElement[]::new));
+    }
+
+    /**
+     * {@code entry->is_cache_clean}: CPU_CACHE_CLEAN, or REQUIRE_COHERENT (a coherent, never-bounced mapping cannot
+     * lose data to a shared cacheline), as in the kernel's REQUIRE_COHERENT series.
+     */
+    private static boolean isCacheClean(final long attrs)
+    {
+        return DmaAttrs.has(attrs, DmaAttrs.CPU_CACHE_CLEAN) || DmaAttrs.has(attrs, DmaAttrs.REQUIRE_COHERENT);
     }
 
     private Bucket bucket(final long dma)
