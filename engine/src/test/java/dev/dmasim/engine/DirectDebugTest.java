@@ -393,6 +393,29 @@ class DirectDebugTest
     }
 
     @Test
+    void requireCoherentMappingsMayShareCachelinesLikeCpuCacheClean()
+    {
+        final long low = lowPage(engine);
+        final long[] dma = new long[4];
+        final long[] attrs = { DmaAttrs.REQUIRE_COHERENT, DmaAttrs.REQUIRE_COHERENT, DmaAttrs.CPU_CACHE_CLEAN,
+            DmaAttrs.REQUIRE_COHERENT };
+        for (int i = 0; i < 4; i++)
+        {
+            dma[i] = dev.mapPhys(low + 8L * i, 8, DmaDirection.FROM_DEVICE, attrs[i]);
+            assertThat(dev.mappingError(dma[i])).isFalse();
+        }
+        assertThat(engine.debug().reports()).as("every mapping of the line is cache-clean").isEmpty();
+        final long plain = mapChecked(low + 40, 8, DmaDirection.FROM_DEVICE);
+        assertThat(single().kind()).isEqualTo(Kind.CACHELINE_OVERLAP);
+        dev.unmapPhys(plain, 8, DmaDirection.FROM_DEVICE, DmaAttrs.NONE);
+        for (int i = 0; i < 4; i++)
+        {
+            dev.unmapPhys(dma[i], 8, DmaDirection.FROM_DEVICE, attrs[i]);
+        }
+        assertEngineHealthy();
+    }
+
+    @Test
     void leaksAreReportedAtDetach()
     {
         final long high = highPage(engine);
