@@ -112,6 +112,30 @@ class DeviceInputTest
     }
 
     @Test
+    void doubleUnmapOfABouncedMappingWithoutDmaDebugThrowsAndKeepsAccountingExact()
+    {
+        final long bystanderBuf = highPage(engine);
+        final byte[] theirs = DmaBytes.filled(4096, 0x3c);
+        DmaBytes.cpuWrite(engine, bystanderBuf, theirs);
+        final long bystander = dev.mapPhys(bystanderBuf, 4096, DmaDirection.TO_DEVICE, DmaAttrs.NONE);
+        for (final DmaDirection dir : new DmaDirection[] { DmaDirection.FROM_DEVICE, DmaDirection.TO_DEVICE })
+        {
+            final long dma = dev.mapPhys(highPage(engine), 4096, dir, DmaAttrs.NONE);
+            assertThat(engine.swiotlb().isSwiotlbBuffer(dma)).isTrue();
+            dev.unmapPhys(dma, 4096, dir, DmaAttrs.NONE);
+            final EngineStats before = engine.stats();
+            assertThatThrownBy(() -> dev.unmapPhys(dma, 4096, dir, DmaAttrs.NONE))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining(BDF)
+                .hasMessageContaining("0x" + Long.toHexString(dma)).hasMessageContaining("not");
+            assertThat(engine.stats()).as("%s: nothing changed", dir).isEqualTo(before);
+            assertThat(engine.stats().swiotlbSlotsUsed()).isEqualTo(2);
+        }
+        DmaBytes.assertBytes(DmaBytes.devRead(dev, bystander, 4096), theirs, "bystander intact");
+        dev.unmapPhys(bystander, 4096, DmaDirection.TO_DEVICE, DmaAttrs.NONE);
+        assertThat(engine.stats().swiotlbSlotsUsed()).isZero();
+    }
+
+    @Test
     void aDetachedDeviceRefusesEveryCall()
     {
         final long buf = lowPage(engine);
