@@ -162,16 +162,15 @@ public final class Device implements DebugDevice
     {
         checkSize("unmapPhys", size);
         checkDir("unmapPhys", dir);
-        if (eng.debugEnabled)
-        {
-            // Report first: a backend may refuse an unmap it cannot honour (e.g. a second unmap of a bounce slot).
-            eng.debug.unmapPhys(this, dma, size, dir, attrs);
-        }
+        // Report first: a backend may refuse an unmap it cannot honour (e.g. a second unmap of a bounce slot). When
+        // dma-debug knows no such mapping, the backend is left alone: it holds nothing to release, and a stale
+        // address must not release (or copy back over) whatever reuses its slots now.
+        final boolean known = !eng.debugEnabled || eng.debug.unmapPhys(this, dma, size, dir, attrs);
         if (eng.checks != null)
         {
             eng.checks.onUnmap(ctx, dma, size, dir, attrs);
         }
-        if (dma != DMA_MAPPING_ERROR)
+        if (known && dma != DMA_MAPPING_ERROR)
         {
             ops.unmapPhys(ctx, dma, size, dir, attrs, eng.cpu.current());
         }
@@ -181,6 +180,7 @@ public final class Device implements DebugDevice
     /** {@code dma_map_page_attrs}: {@code mapPhys(pfn * 4096 + offset)}; MMIO attrs are refused with an error. */
     public long mapPage(final long pfn, final long offset, final long size, final DmaDirection dir, final long attrs)
     {
+        checkLive("mapPage");
         if (pfn < 0 || offset < 0 || pfn > (Long.MAX_VALUE >>> 12))
         {
             throw new IllegalArgumentException(ctx.name + ": mapPage: pfn " + pfn + " / offset " + offset + " invalid");
@@ -195,6 +195,7 @@ public final class Device implements DebugDevice
     /** {@code dma_unmap_page_attrs}: does nothing when MMIO is passed. */
     public void unmapPage(final long dma, final long size, final DmaDirection dir, final long attrs)
     {
+        checkLive("unmapPage");
         if ((attrs & DmaAttrs.MMIO) != 0)
         {
             return;
@@ -217,6 +218,7 @@ public final class Device implements DebugDevice
     /** {@code dma_mapping_error}: true for the error value; marks the mapping checked for dma-debug. */
     public boolean mappingError(final long dma)
     {
+        checkLive("mappingError");
         if (eng.debugEnabled)
         {
             eng.debug.mappingError(this, dma);
@@ -238,7 +240,8 @@ public final class Device implements DebugDevice
 
     /**
      * {@code dma_map_sgtable}: maps {@code origNents} entries and stores the count in {@code nents}.
-     * @return 0, or {@code -EINVAL}, {@code -ENOMEM}, {@code -EIO}, {@code -EREMOTEIO}.
+     * @return 0, or {@code -EINVAL}, {@code -ENOMEM}, {@code -EIO}, {@code -EREMOTEIO}; {@code -EOPNOTSUPP} for
+     * {@link DmaAttrs#REQUIRE_COHERENT} on a non-coherent device.
      */
     public int mapSgtable(final SgTable sgt, final DmaDirection dir, final long attrs)
     {
@@ -249,8 +252,10 @@ public final class Device implements DebugDevice
         final int ents = mapSgInternal("mapSgtable", sgt.sgl(), sgt.origNents(), dir, attrs);
         if (ents < 0)
         {
+            // -EOPNOTSUPP (REQUIRE_COHERENT on a non-coherent device) is returned before any backend runs; other
+            // backend values than the four documented ones become -EIO, as in __dma_map_sg_attrs.
             return ents == -Errno.EINVAL || ents == -Errno.ENOMEM || ents == -Errno.EIO || ents == -Errno.EREMOTEIO
-                ? ents : -Errno.EIO;
+                || ents == -Errno.EOPNOTSUPP ? ents : -Errno.EIO;
         }
         sgt.nents(ents);
         return 0;
@@ -332,14 +337,12 @@ public final class Device implements DebugDevice
         {
             eng.checks.onSync(ctx, dma, size, true);
         }
-        if (!ctx.skipSync || eng.debugEnabled)
+        // dma-debug checks first (the kernel checks after the sync; the report is the same): a sync of memory
+        // no mapping contains is reported and not passed on, since the backend has nothing to sync there.
+        if (eng.debugEnabled ? eng.debug.syncSingle(this, dma, size, dir, true) : !ctx.skipSync)
         {
             ops.syncSingleForCpu(ctx, dma, size, dir);
             eng.counters.syncs.increment();
-            if (eng.debugEnabled)
-            {
-                eng.debug.syncSingle(this, dma, size, dir, true);
-            }
         }
     }
 
@@ -352,14 +355,12 @@ public final class Device implements DebugDevice
         {
             eng.checks.onSync(ctx, dma, size, false);
         }
-        if (!ctx.skipSync || eng.debugEnabled)
+        // dma-debug checks first (the kernel checks after the sync; the report is the same): a sync of memory
+        // no mapping contains is reported and not passed on, since the backend has nothing to sync there.
+        if (eng.debugEnabled ? eng.debug.syncSingle(this, dma, size, dir, false) : !ctx.skipSync)
         {
             ops.syncSingleForDevice(ctx, dma, size, dir);
             eng.counters.syncs.increment();
-            if (eng.debugEnabled)
-            {
-                eng.debug.syncSingle(this, dma, size, dir, false);
-            }
         }
     }
 
@@ -428,6 +429,7 @@ public final class Device implements DebugDevice
     /** {@code dma_free_coherent}; null is a no-op. */
     public void freeCoherent(final DmaBuffer buf)
     {
+        checkLive("freeCoherent");
         if (buf == null)
         {
             return;
@@ -471,6 +473,7 @@ public final class Device implements DebugDevice
     /** {@code dma_free_pages}. */
     public void freePages(final DmaBuffer buf, final DmaDirection dir)
     {
+        checkLive("freePages");
         if (buf == null)
         {
             return;
@@ -493,6 +496,7 @@ public final class Device implements DebugDevice
     /** {@code dma_set_mask}. @return 0 or {@code -EIO} when the backend cannot support the mask. */
     public int setMask(final long mask)
     {
+        checkLive("setMask");
         if (!ops.supported(ctx, mask))
         {
             return -Errno.EIO;
@@ -505,6 +509,7 @@ public final class Device implements DebugDevice
     /** {@code dma_set_coherent_mask}. @return 0 or {@code -EIO}. */
     public int setCoherentMask(final long mask)
     {
+        checkLive("setCoherentMask");
         if (!ops.supported(ctx, mask))
         {
             return -Errno.EIO;
@@ -527,30 +532,35 @@ public final class Device implements DebugDevice
     /** {@code dma_get_required_mask}. */
     public long requiredMask()
     {
+        checkLive("requiredMask");
         return ops.requiredMask(ctx);
     }
 
     /** {@code dma_max_mapping_size}, bytes; {@link Long#MAX_VALUE} for "no limit" (the kernel's SIZE_MAX). */
     public long maxMappingSize()
     {
+        checkLive("maxMappingSize");
         return ops.maxMappingSize(ctx);
     }
 
     /** {@code dma_opt_mapping_size}, bytes. */
     public long optMappingSize()
     {
+        checkLive("optMappingSize");
         return ops.optMappingSize(ctx);
     }
 
     /** {@code dma_get_merge_boundary}: 0 when segments cannot be merged. */
     public long mergeBoundary()
     {
+        checkLive("mergeBoundary");
         return ops.mergeBoundary(ctx);
     }
 
     /** {@code dma_need_sync}. */
     public boolean needSync(final long dma)
     {
+        checkLive("needSync");
         if (ctx.skipSync && !eng.debugEnabled)
         {
             return false;
@@ -561,6 +571,7 @@ public final class Device implements DebugDevice
     /** {@code dma_need_unmap}: false only for a direct device that skips syncs, with dma-debug off. */
     public boolean needUnmap()
     {
+        checkLive("needUnmap");
         return !(mode == IommuMode.NONE || mode == IommuMode.PASSTHROUGH) || !ctx.skipSync || eng.debugEnabled;
     }
 
@@ -663,13 +674,14 @@ public final class Device implements DebugDevice
         checkSize(op, size);
         if (phys < 0 || phys + size < phys)
         {
-            throw new IllegalArgumentException(ctx.name + ": " + op + ": range [0x" + Long.toHexString(phys) + ", +"
-                + size + ") overflows");
+            throw new IllegalArgumentException(ctx.name + ": " + op + ": phys 0x" + Long.toHexString(phys) + " + size "
+                + size + " overflows the physical address space");
         }
         if ((attrs & DmaAttrs.MMIO) == 0 && !eng.memory.isRam(phys, size))
         {
-            throw new IllegalArgumentException(ctx.name + ": " + op + ": [0x" + Long.toHexString(phys) + ", 0x"
-                + Long.toHexString(phys + size) + ") is not RAM (map device memory with mapResource/DmaAttrs.MMIO)");
+            throw new IllegalArgumentException(ctx.name + ": " + op + ": phys 0x" + Long.toHexString(phys) + " size "
+                + size + ": [0x" + Long.toHexString(phys) + ", 0x" + Long.toHexString(phys + size)
+                + ") is not RAM (map device memory with mapResource/DmaAttrs.MMIO)");
         }
     }
 

@@ -118,7 +118,8 @@ public record DeviceConfig(String bdf, String driver, int dmaBits, boolean coher
 
     /**
      * @return a copy whose bus sees RAM at {@code dma = phys + offset} (a one-entry {@code dma_range_map},
-     * {@code dma_direct_set_offset}); applies to dma-direct only.
+     * {@code dma_direct_set_offset}); RAM only (MMIO stays at its physical address); dma-direct ({@code IommuMode.NONE})
+     * only: {@code DmaEngine.attach} rejects it in the other modes.
      */
     public DeviceConfig dmaOffset(final long offset)
     {

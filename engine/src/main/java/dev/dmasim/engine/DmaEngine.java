@@ -3,6 +3,7 @@ package dev.dmasim.engine;
 import dev.dmasim.engine.check.DmaChecks;
 import dev.dmasim.engine.core.Counters;
 import dev.dmasim.engine.core.DmaOps;
+import dev.dmasim.engine.core.DmaRangeMemory;
 import dev.dmasim.engine.core.EngineContext;
 import dev.dmasim.engine.cpu.CpuBinding;
 import dev.dmasim.engine.debug.DmaDebug;
@@ -186,9 +187,18 @@ public final class DmaEngine implements AutoCloseable
         {
             mode = IommuMode.STRICT; // the DMA domain override for untrusted devices
         }
-        final BusDevice bus = new BusDevice(ctx.memory,
-            config.coherent() && cacheModel != null ? cacheModel.coherentView() : ctx.memory, // coherent: snoop
-            config.bdf(), config.dmaBits(), config.coherent(), config.untrusted());
+        if (config.dmaOffset() != 0 && mode != IommuMode.NONE)
+        {
+            throw new IllegalArgumentException("device " + config.bdf() + ": dmaOffset 0x"
+                + Long.toHexString(config.dmaOffset()) + " (a dma_range_map) is supported with IommuMode.NONE only, was "
+                + mode);
+        }
+        // Coherent devices snoop the CPU cache; a dma_range_map offset is a property of the bus: the device's
+        // transfers see RAM at phys + offset.
+        final PhysicalMemory snoop = config.coherent() && cacheModel != null ? cacheModel.coherentView() : ctx.memory;
+        final PhysicalMemory dataPath = config.dmaOffset() != 0 ? new DmaRangeMemory(snoop, config.dmaOffset()) : snoop;
+        final BusDevice bus = new BusDevice(ctx.memory, dataPath, config.bdf(), config.dmaBits(), config.coherent(),
+            config.untrusted());
         final DmaOps ops = mode.translated() ? dmaIommu : direct;
         final Device dev = new Device(this, config, bus, ops, mode);
         if (devices.putIfAbsent(config.bdf(), dev) != null)

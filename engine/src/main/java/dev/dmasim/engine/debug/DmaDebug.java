@@ -216,7 +216,7 @@ public final class DmaDebug
             return;
         }
         final Entry entry = new Entry(dev, dma, size, MappingType.PHY, dir, 0, 0, phys, MAP_ERR_NOT_CHECKED,
-            DmaAttrs.has(attrs, DmaAttrs.CPU_CACHE_CLEAN), captureStack());
+            isCacheClean(attrs), captureStack());
         if (DmaAttrs.has(attrs, DmaAttrs.MMIO) && mem.isRam(phys, 1))
         {
             error(Kind.MMIO_RAM, dev, entry, dma, size, phys, null, dir, -1,
@@ -225,16 +225,18 @@ public final class DmaDebug
         addEntry(entry, attrs);
     }
 
-    /** {@code debug_dma_unmap_phys}: checks and forgets the mapping of {@code dma} ({@code attrs} unused). */
-    public void unmapPhys(
+    /**
+     * {@code debug_dma_unmap_phys}: checks and forgets the mapping of {@code dma} ({@code attrs} unused).
+     *
+     * @return false if no entry was found (reported as an invalid or unknown address), true otherwise, and when
+     * disabled. The engine then leaves the backend alone: it holds nothing to release.
+     */
+    public boolean unmapPhys(
         final DebugDevice dev, final long dma, final long size, final DmaDirection dir, final long attrs)
     {
         notNull(dev, "dev");
         notNull(dir, "dir");
-        if (enabled)
-        {
-            checkUnmap(dev, dma, size, MappingType.PHY, dir, 0, 0);
-        }
+        return !enabled || checkUnmap(dev, dma, size, MappingType.PHY, dir, 0, 0);
     }
 
     /**
@@ -283,7 +285,7 @@ public final class DmaDebug
         }
         final int n = clamp(mappedEnts, sgl.capacity());
         final StackTraceElement[] stack = n > 0 ? captureStack() : null;
-        final boolean cacheClean = DmaAttrs.has(attrs, DmaAttrs.CPU_CACHE_CLEAN);
+        final boolean cacheClean = isCacheClean(attrs);
         for (int i = 0; i < n; i++)
         {
             final Entry entry = new Entry(dev, sgl.dmaAddress(i), sgl.dmaLength(i), MappingType.SCATTER_GATHER, dir,
@@ -326,16 +328,15 @@ public final class DmaDebug
     /**
      * {@code debug_dma_sync_single_for_cpu/for_device}: checks a sync of {@code [dma, dma+size)} against the
      * mapping that contains it.
+     *
+     * @return false if no mapping contains the range (reported), true otherwise and when disabled.
      */
-    public void syncSingle(
+    public boolean syncSingle(
         final DebugDevice dev, final long dma, final long size, final DmaDirection dir, final boolean forCpu)
     {
         notNull(dev, "dev");
         notNull(dir, "dir");
-        if (enabled)
-        {
-            checkSync(dev, dma, size, MappingType.SINGLE, dir, 0, forCpu);
-        }
+        return !enabled || checkSync(dev, dma, size, MappingType.SINGLE, dir, 0, forCpu);
     }
 
     /**
@@ -679,7 +680,7 @@ public final class DmaDebug
         }
     }
 
-    private void checkUnmap(
+    private boolean checkUnmap(
         final DebugDevice dev, final long dma, final long size, final MappingType type, final DmaDirection dir,
         final int sgCallEnts, final long phys)
     {
@@ -738,8 +739,9 @@ public final class DmaDebug
         if (entry != null)
         {
             entryFreed(entry);
+            return true;
         }
-        else if (dma == DMA_MAPPING_ERROR)
+        if (dma == DMA_MAPPING_ERROR)
         {
             error(Kind.FREE_INVALID_ADDRESS, dev, null, dma, size, phys, type, dir, count,
                 "device driver tries to free an invalid DMA memory address");
@@ -750,9 +752,10 @@ public final class DmaDebug
                 "device driver tries to free DMA memory it has not allocated [device address=" + hex(dma) +
                 "] [size=" + u64(size) + " bytes]");
         }
+        return false;
     }
 
-    private void checkSync(
+    private boolean checkSync(
         final DebugDevice dev, final long dma, final long size, final MappingType type, final DmaDirection dir,
         final int sgCallEnts, final boolean forCpu)
     {
@@ -768,13 +771,14 @@ public final class DmaDebug
                 if (entry != null)
                 {
                     checkSync(entry, dev, dma, size, type, dir, sgCallEnts, forCpu, count);
-                    return;
+                    return true;
                 }
             }
         }
         error(Kind.SYNC_NOT_ALLOCATED, dev, null, dma, size, 0, type, dir, count,
             "device driver tries to sync DMA memory it has not allocated [device address=" + hex(dma) +
             "] [size=" + u64(size) + " bytes]");
+        return false;
     }
 
     private void checkSync(
@@ -961,6 +965,15 @@ public final class DmaDebug
             .limit(depth)
             .map(StackWalker.StackFrame::toStackTraceElement)
             .toArray(StackTraceElement[]::new));
+    }
+
+    /**
+     * {@code entry->is_cache_clean}: CPU_CACHE_CLEAN, or REQUIRE_COHERENT (a coherent, never-bounced mapping cannot
+     * lose data to a shared cacheline), as in the kernel's REQUIRE_COHERENT series.
+     */
+    private static boolean isCacheClean(final long attrs)
+    {
+        return DmaAttrs.has(attrs, DmaAttrs.CPU_CACHE_CLEAN) || DmaAttrs.has(attrs, DmaAttrs.REQUIRE_COHERENT);
     }
 
     private Bucket bucket(final long dma)

@@ -96,6 +96,10 @@ public final class DmaDirect implements DmaOps
                 overflow(d, phys, size);
                 return ERROR;
             }
+            if ((attrs & DmaAttrs.REQUIRE_COHERENT) != 0)
+            {
+                return ERROR; // REQUIRE_COHERENT never bounces ("dma-direct: prevent SWIOTLB path ...")
+            }
             return swiotlbMap(d, phys, size, dir, attrs, cpu);
         }
         if (mmio)

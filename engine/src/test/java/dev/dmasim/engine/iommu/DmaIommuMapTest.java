@@ -287,7 +287,9 @@ class DmaIommuMapTest
             final long live = map(dev, buf, PAGE, TO_DEVICE, 0);
 
             dev.unmapPhys(0x8000_0000L, PAGE, TO_DEVICE, 0);
-            assertThat(engine.log().contains("no translation")).as(engine.log().lines().toString()).isTrue();
+            // dma-debug knows no such mapping: it reports it, and Device keeps the stale address away from the
+            // backend (nothing to release there), so dma-iommu never sees it.
+            assertThat(engine.log().contains("no translation")).as(engine.log().lines().toString()).isFalse();
             assertThat(engine.debug().count(DebugReport.Kind.FREE_NOT_ALLOCATED)).isEqualTo(1);
             assertThat(dev.iovaRangesInUse()).as("nothing freed").isEqualTo(1);
             assertThat(devReadOk(dev, live, (int)PAGE)).isEqualTo(data);
