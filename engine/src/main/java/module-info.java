@@ -7,4 +7,5 @@ module dev.dmasim.engine {
     requires org.jctools.core;
     exports dev.dmasim.engine;
     exports dev.dmasim.engine.debug;
+    exports dev.dmasim.engine.cpu;
 }
