@@ -95,7 +95,7 @@ public final class StressCommand implements Callable<Integer>
     }
 
     /** @return the configuration the options describe. @throws CommandLine.ParameterException on bad values. */
-    StressConfig config()
+    public StressConfig config()
     {
         final List<IommuMode> modes;
         try
