@@ -900,6 +900,8 @@ public final class DmaIommu implements DmaOps
         if (rc != 0 && mapped > 0)
         {
             // Undo what this link mapped (the kernel unlinks from offset 0; we unlink this link's own range).
+            // unlink() uncounts the bytes it unlinks, and a failed link was never counted: count them first.
+            s.addLinked(mapped);
             unlink(d, s, offset, mapped, dir, attrs, false, cpu);
         }
         return rc;
