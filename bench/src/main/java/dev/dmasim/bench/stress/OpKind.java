@@ -34,8 +34,6 @@ public enum OpKind
     DEVICE_READ("device read", false),
     DEVICE_WRITE("device write", false);
 
-    private static final OpKind[] VALUES = values();
-
     private final String label;
     private final boolean translatedOnly;
 
@@ -55,10 +53,5 @@ public enum OpKind
     public boolean translatedOnly()
     {
         return translatedOnly;
-    }
-
-    static OpKind of(final int ordinal)
-    {
-        return VALUES[ordinal];
     }
 }
