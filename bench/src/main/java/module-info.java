@@ -4,5 +4,6 @@ module dev.dmasim.bench {
     requires info.picocli;
     requires HdrHistogram;
     requires jmh.core;
+    exports dev.dmasim.bench.stress;
     opens dev.dmasim.bench.cli to info.picocli;
 }

@@ -169,6 +169,18 @@ public final class DmaIommu implements DmaOps
         }
     }
 
+    /**
+     * Returns every IOVA held in the magazine caches and depots of every translated device to its tree
+     * ({@code free_cpu_cached_iovas} + {@code free_global_cached_iovas}). Call with no mapping in flight.
+     */
+    public void flushIovaCaches()
+    {
+        for (final Cookie c : cookies)
+        {
+            c.iovad.flushRcaches();
+        }
+    }
+
     /** Stops the flush-queue timer thread. */
     public void close()
     {
