@@ -7,4 +7,7 @@ module dev.dmasim.engine {
     requires org.jctools.core;
     exports dev.dmasim.engine;
     exports dev.dmasim.engine.debug;
+    // Types returned by the public API: DmaEngine.cpu() (CpuBinding.bind, DESIGN §4) and DmaEngine.swiotlb().
+    exports dev.dmasim.engine.cpu;
+    exports dev.dmasim.engine.swiotlb;
 }
