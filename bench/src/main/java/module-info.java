@@ -4,5 +4,10 @@ module dev.dmasim.bench {
     requires info.picocli;
     requires HdrHistogram;
     requires jmh.core;
+    requires xchart;
+    requires async.profiler;
+    requires java.management;
+    requires jdk.jfr;
+    exports dev.dmasim.bench.report;
     opens dev.dmasim.bench.cli to info.picocli;
 }
