@@ -99,6 +99,7 @@ public final class Main implements Callable<Integer>
         final CliErrors errors = new CliErrors();
         return new CommandLine(new Main())
             .setCaseInsensitiveEnumValuesAllowed(true)
+            .setOverwrittenOptionsAllowed(true) // like getopt in the kernel tool: the last -s wins
             .setParameterExceptionHandler(errors)
             .setExecutionExceptionHandler(errors);
     }

@@ -61,7 +61,7 @@ public record MapBenchResult(MapBench.Params params, double seconds, long loops,
             return 0;
         }
         final double d = x < 0 ? (double)(x >>> 1) * 2.0 : (double)x;
-        long r = (long)Math.sqrt(d);
+        long r = Math.min((long)Math.sqrt(d), 0xFFFF_FFFFL);
         while (r > 0 && Long.compareUnsigned(r * r, x) > 0)
         {
             r--;

@@ -138,7 +138,7 @@ public final class SweepCommand implements Callable<Integer>
                 todo.add(c);
             }
         }
-        o.printf(Locale.ROOT, "dmasim sweep: %d cells (%d to run), %.1f s each after %.1f s warm-up, into %s%n",
+        o.printf(Locale.ROOT, "dmasim sweep: %d cells (%d to run), %.2f s each after %.2f s warm-up, into %s%n",
             cells.size(), todo.size(), seconds, warmup, out);
         if (skipped > 0)
         {
