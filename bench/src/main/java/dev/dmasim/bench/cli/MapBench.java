@@ -9,6 +9,8 @@ import dev.dmasim.sim.mem.PhysicalMemory;
 import dev.dmasim.sim.mem.Zone;
 import org.HdrHistogram.Histogram;
 
+import java.lang.foreign.MemorySegment;
+
 import java.util.Arrays;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -18,6 +20,9 @@ import java.util.concurrent.TimeUnit;
  * threads, each bound to a simulated CPU with its own buffer of {@code granule} pages (in sg mode {@code granule}
  * scattered one-page entries), loop until stopped: fill the buffer with 0x66 unless the direction is FROM_DEVICE,
  * time the map (including the mapping-error check, as the kernel does), busy-wait the transfer delay, time the unmap.
+ * The fill goes through a CPU view of the buffer taken once ({@link PhysicalMemory#ramSlice}, like the kernel's
+ * memset through the buffer's kernel address), falling back to {@link PhysicalMemory#fill} when there is none, so
+ * that the loop allocates nothing.
  * <p>
  * Each thread keeps its own figures (no shared counter in the loop, unlike the kernel's atomic64s, which would only
  * add contention the simulated layer does not have): an HdrHistogram per operation for the nanosecond percentiles,
@@ -352,6 +357,7 @@ public final class MapBench
             final DmaDirection dir = p.dir();
             final long size = (long)p.granule() * PAGE_SIZE;
             final boolean fill = dir != DmaDirection.FROM_DEVICE;
+            final MemorySegment view = mem.ramSlice(buf, size);
             final long transNs = p.transNs();
             final Control control = this.control;
             int phase = PHASE_WARMUP;
@@ -369,7 +375,14 @@ public final class MapBench
                 }
                 if (fill)
                 {
-                    mem.fill(buf, size, (byte)0x66);
+                    if (view != null)
+                    {
+                        view.fill((byte)0x66);
+                    }
+                    else
+                    {
+                        mem.fill(buf, size, (byte)0x66);
+                    }
                 }
                 final long mapStart = System.nanoTime();
                 final long dma = dev.mapPhys(buf, size, dir, 0);
@@ -394,6 +407,11 @@ public final class MapBench
             final DmaDirection dir = p.dir();
             final int nents = p.granule();
             final boolean fill = dir != DmaDirection.FROM_DEVICE;
+            final MemorySegment[] views = new MemorySegment[sgPages.length];
+            for (int i = 0; i < sgPages.length; i++)
+            {
+                views[i] = mem.ramSlice(sgPages[i], PAGE_SIZE);
+            }
             final long transNs = p.transNs();
             final Control control = this.control;
             int phase = PHASE_WARMUP;
@@ -411,9 +429,16 @@ public final class MapBench
                 }
                 if (fill)
                 {
-                    for (final long pg : sgPages)
+                    for (int i = 0; i < views.length; i++)
                     {
-                        mem.fill(pg, PAGE_SIZE, (byte)0x66);
+                        if (views[i] != null)
+                        {
+                            views[i].fill((byte)0x66);
+                        }
+                        else
+                        {
+                            mem.fill(sgPages[i], PAGE_SIZE, (byte)0x66);
+                        }
                     }
                 }
                 final long mapStart = System.nanoTime();
