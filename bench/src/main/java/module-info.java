@@ -5,5 +5,10 @@ module dev.dmasim.bench {
     requires HdrHistogram;
     requires jmh.core;
     exports dev.dmasim.bench.stress;
+    requires xchart;
+    requires async.profiler;
+    requires java.management;
+    requires jdk.jfr;
+    exports dev.dmasim.bench.report;
     opens dev.dmasim.bench.cli to info.picocli;
 }

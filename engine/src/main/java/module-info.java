@@ -9,4 +9,6 @@ module dev.dmasim.engine {
     exports dev.dmasim.engine.debug;
     exports dev.dmasim.engine.check;
     exports dev.dmasim.engine.cpu;
+    // Types returned by the public API: DmaEngine.cpu() (CpuBinding.bind, DESIGN §4) and DmaEngine.swiotlb().
+    exports dev.dmasim.engine.swiotlb;
 }
