@@ -5,6 +5,9 @@
 module dev.dmasim.engine {
     requires transitive dev.dmasim.sim;
     requires org.jctools.core;
+    requires jdk.jfr;
     exports dev.dmasim.engine;
     exports dev.dmasim.engine.debug;
+    exports dev.dmasim.engine.trace;
+    exports dev.dmasim.engine.trace.jfr;
 }

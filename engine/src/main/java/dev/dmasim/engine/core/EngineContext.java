@@ -4,6 +4,7 @@ import dev.dmasim.engine.KernelLog;
 import dev.dmasim.engine.cpu.CpuBinding;
 import dev.dmasim.engine.debug.DmaDebug;
 import dev.dmasim.engine.swiotlb.Swiotlb;
+import dev.dmasim.engine.trace.DmaTracer;
 import dev.dmasim.sim.cache.CpuCache;
 import dev.dmasim.sim.iommu.Iommu;
 import dev.dmasim.sim.mem.PageAllocator;
@@ -29,6 +30,8 @@ public final class EngineContext
     public final Iommu iommu;
     /** The end of the highest RAM region (bytes): {@code max_pfn << PAGE_SHIFT}. */
     public final long ramEnd;
+    /** The ftrace-format tracer, null while tracing is off (the only cost then: reading this field). */
+    public volatile DmaTracer tracer;
 
     public EngineContext(final PhysicalMemory memory, final PageAllocator pages, final CpuCache cache,
         final Swiotlb swiotlb, final DmaDebug debug, final boolean debugEnabled, final KernelLog log,
