@@ -167,6 +167,14 @@ public final class TraceParser
                 default -> dma(lineNo, line, type, eventName, p, payload, cut);
             };
         }
+        catch (final NumberFormatException ex)
+        {
+            return new Malformed(lineNo, line, eventName + ": bad number (" + ex.getMessage() + ")");
+        }
+        catch (final IllegalArgumentException ex)
+        {
+            return new Malformed(lineNo, line, eventName + ": " + ex.getMessage());
+        }
         catch (final RuntimeException ex)
         {
             return new Malformed(lineNo, line, "unparsable " + eventName + " payload (" + ex + ")");
