@@ -340,6 +340,7 @@ public final class ReplayReport
         list(sb, malformed, 10);
         sb.append("  machine: ");
         machine.forEach((k, v) -> sb.append(k).append('=').append(v).append(' '));
+        sb.setLength(sb.length() - 1);
         sb.append('\n');
         sb.append("  devices (trace name -> simulated device):\n");
         for (final DeviceResult d : devices)
@@ -373,16 +374,17 @@ public final class ReplayReport
             sb.append("  note: ").append(n).append('\n');
         }
         sb.append('\n');
-        sb.append(String.format("  %-24s %-13s %8s %8s %8s %8s %6s %14s %8s %12s %12s%n", "device", "bdf", "maps",
-            "unmaps", "sg", "syncs", "fails", "peak bytes", "peak rng", "lowest", "highest"));
+        sb.append(String.format("  %-16s %-13s %7s %7s %7s %7s %7s %6s %11s %8s %11s %11s%n", "device", "bdf", "maps",
+            "unmaps", "sgmaps", "sgunmap", "syncs", "fails", "peak bytes", "peak rng", "lowest", "highest"));
         for (final DeviceResult d : devices)
         {
-            sb.append(String.format("  %-24s %-13s %8d %8d %8d %8d %6d %14d %8d %12s %12s%n", clip(d.traceName, 24),
-                d.bdf, d.maps + d.allocs, d.unmaps + d.frees, d.sgMaps, d.syncs, d.mapFailures, d.peakBytes,
+            sb.append(String.format("  %-16s %-13s %7d %7d %7d %7d %7d %6d %11d %8d %11s %11s%n", clip(d.traceName, 16),
+                d.bdf, d.maps + d.allocs, d.unmaps + d.frees, d.sgMaps, d.sgUnmaps, d.syncs, d.mapFailures, d.peakBytes,
                 d.peakRanges, d.lowest == -1 ? "-" : "0x" + Long.toHexString(d.lowest),
                 d.lowest == -1 ? "-" : "0x" + Long.toHexString(d.highest)));
         }
-        sb.append(String.format("  (%s footprint; live at end: %s)%n", addressKind, liveAtEnd()));
+        sb.append(String.format("  (maps/unmaps include allocations/frees; %s footprint; live at end: %s)%n",
+            addressKind, liveAtEnd()));
         sb.append("  swiotlb: peak ").append(swiotlbPeakSlots).append(" of ").append(swiotlbTotalSlots)
             .append(" slots (").append(swiotlbPeakSlots * 2).append(" KiB), ").append(swiotlbFailures)
             .append(" refused\n");
