@@ -5,10 +5,13 @@
 module dev.dmasim.engine {
     requires transitive dev.dmasim.sim;
     requires org.jctools.core;
+    requires jdk.jfr;
     exports dev.dmasim.engine;
     exports dev.dmasim.engine.debug;
     exports dev.dmasim.engine.check;
     exports dev.dmasim.engine.cpu;
     // Types returned by the public API: DmaEngine.cpu() (CpuBinding.bind, DESIGN §4) and DmaEngine.swiotlb().
     exports dev.dmasim.engine.swiotlb;
+    exports dev.dmasim.engine.trace;
+    exports dev.dmasim.engine.trace.jfr;
 }

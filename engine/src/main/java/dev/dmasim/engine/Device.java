@@ -6,6 +6,10 @@ import dev.dmasim.engine.core.EngineContext;
 import dev.dmasim.engine.debug.DebugDevice;
 import dev.dmasim.engine.iommu.DmaIommu;
 import dev.dmasim.engine.iova.IovaDomain;
+import dev.dmasim.engine.trace.DmaTracer;
+import dev.dmasim.engine.trace.jfr.DmaEvents;
+import dev.dmasim.engine.trace.jfr.MapEvent;
+import dev.dmasim.engine.trace.jfr.UnmapEvent;
 import dev.dmasim.sim.bus.BusDevice;
 
 /**
@@ -129,6 +133,7 @@ public final class Device implements DebugDevice
     {
         checkRange("mapPhys", phys, size, attrs);
         checkDir("mapPhys", dir);
+        final MapEvent jfr = DmaEvents.beginMap();
         final long dma;
         if ((attrs & DmaAttrs.REQUIRE_COHERENT) != 0 && !ctx.coherent)
         {
@@ -154,6 +159,15 @@ public final class Device implements DebugDevice
         {
             eng.checks.onMap(ctx, phys, size, dir, dma, attrs);
         }
+        final DmaTracer tracer = eng.tracer;
+        if (tracer != null)
+        {
+            tracer.mapPhys(ctx.name, phys, dma, size, dir, attrs);
+        }
+        if (jfr != null)
+        {
+            DmaEvents.commitMap(jfr, ctx.name, phys, dma, size, dir, 0);
+        }
         return dma;
     }
 
@@ -162,6 +176,7 @@ public final class Device implements DebugDevice
     {
         checkSize("unmapPhys", size);
         checkDir("unmapPhys", dir);
+        final UnmapEvent jfr = DmaEvents.beginUnmap();
         // Report first: a backend may refuse an unmap it cannot honour (e.g. a second unmap of a bounce slot). When
         // dma-debug knows no such mapping, the backend is left alone: it holds nothing to release, and a stale
         // address must not release (or copy back over) whatever reuses its slots now.
@@ -175,6 +190,15 @@ public final class Device implements DebugDevice
             ops.unmapPhys(ctx, dma, size, dir, attrs, eng.cpu.current());
         }
         eng.counters.unmaps.increment();
+        final DmaTracer tracer = eng.tracer;
+        if (tracer != null)
+        {
+            tracer.unmapPhys(ctx.name, dma, size, dir, attrs);
+        }
+        if (jfr != null)
+        {
+            DmaEvents.commitUnmap(jfr, ctx.name, -1L, dma, size, dir, 0);
+        }
     }
 
     /** {@code dma_map_page_attrs}: {@code mapPhys(pfn * 4096 + offset)}; MMIO attrs are refused with an error. */
@@ -271,6 +295,7 @@ public final class Device implements DebugDevice
             checkRange(op, sgl.phys(i), sgl.length(i), attrs);
         }
         sgl.clearDma(nents);
+        final MapEvent jfr = DmaEvents.beginMap();
         final int ents;
         if ((attrs & DmaAttrs.REQUIRE_COHERENT) != 0 && !ctx.coherent)
         {
@@ -296,6 +321,15 @@ public final class Device implements DebugDevice
         {
             eng.counters.mapErrors.increment();
         }
+        final DmaTracer tracer = eng.tracer;
+        if (tracer != null)
+        {
+            tracer.mapSgResult(ctx.name, sgl, nents, ents, dir, attrs);
+        }
+        if (jfr != null)
+        {
+            DmaEvents.commitMapSg(jfr, ctx.name, sgl, nents, ents, dir);
+        }
         return ents;
     }
 
@@ -304,6 +338,7 @@ public final class Device implements DebugDevice
     {
         checkSg("unmapSg", sgl, nents);
         checkDir("unmapSg", dir);
+        final UnmapEvent jfr = DmaEvents.beginUnmap();
         if (eng.debugEnabled)
         {
             eng.debug.unmapSg(this, sgl, nents, dir);
@@ -314,6 +349,15 @@ public final class Device implements DebugDevice
         }
         ops.unmapSg(ctx, sgl, nents, dir, attrs, eng.cpu.current());
         eng.counters.sgUnmaps.increment();
+        final DmaTracer tracer = eng.tracer;
+        if (tracer != null)
+        {
+            tracer.unmapSg(ctx.name, sgl, nents, dir, attrs);
+        }
+        if (jfr != null)
+        {
+            DmaEvents.commitUnmapSg(jfr, ctx.name, sgl, nents, dir);
+        }
     }
 
     /** {@code dma_unmap_sgtable}. */
@@ -343,6 +387,11 @@ public final class Device implements DebugDevice
         {
             ops.syncSingleForCpu(ctx, dma, size, dir);
             eng.counters.syncs.increment();
+            final DmaTracer tracer = eng.tracer;
+            if (tracer != null)
+            {
+                tracer.syncSingle(ctx.name, dma, size, dir, true);
+            }
         }
     }
 
@@ -361,6 +410,11 @@ public final class Device implements DebugDevice
         {
             ops.syncSingleForDevice(ctx, dma, size, dir);
             eng.counters.syncs.increment();
+            final DmaTracer tracer = eng.tracer;
+            if (tracer != null)
+            {
+                tracer.syncSingle(ctx.name, dma, size, dir, false);
+            }
         }
     }
 
@@ -377,6 +431,11 @@ public final class Device implements DebugDevice
         {
             ops.syncSgForCpu(ctx, sgl, nents, dir);
             eng.counters.syncs.increment();
+            final DmaTracer tracer = eng.tracer;
+            if (tracer != null)
+            {
+                tracer.syncSg(ctx.name, sgl, nents, dir, true);
+            }
             if (eng.debugEnabled)
             {
                 eng.debug.syncSg(this, sgl, nents, dir, true);
@@ -397,6 +456,11 @@ public final class Device implements DebugDevice
         {
             ops.syncSgForDevice(ctx, sgl, nents, dir);
             eng.counters.syncs.increment();
+            final DmaTracer tracer = eng.tracer;
+            if (tracer != null)
+            {
+                tracer.syncSg(ctx.name, sgl, nents, dir, false);
+            }
             if (eng.debugEnabled)
             {
                 eng.debug.syncSg(this, sgl, nents, dir, false);
@@ -411,6 +475,11 @@ public final class Device implements DebugDevice
     {
         checkSize("allocCoherent", size);
         final DmaBuffer buf = ops.alloc(ctx, size, true, DmaDirection.BIDIRECTIONAL, eng.cpu.current());
+        final DmaTracer tracer = eng.tracer;
+        if (tracer != null)
+        {
+            tracer.alloc(ctx.name, buf, size, DmaDirection.BIDIRECTIONAL, true);
+        }
         if (buf != null)
         {
             eng.counters.allocs.increment();
@@ -444,6 +513,11 @@ public final class Device implements DebugDevice
         }
         ops.free(ctx, buf, eng.cpu.current());
         eng.counters.frees.increment();
+        final DmaTracer tracer = eng.tracer;
+        if (tracer != null)
+        {
+            tracer.free(ctx.name, buf, DmaDirection.BIDIRECTIONAL, true);
+        }
     }
 
     /**
@@ -455,6 +529,11 @@ public final class Device implements DebugDevice
         checkSize("allocPages", size);
         checkDir("allocPages", dir);
         final DmaBuffer buf = ops.alloc(ctx, size, false, dir, eng.cpu.current());
+        final DmaTracer tracer = eng.tracer;
+        if (tracer != null)
+        {
+            tracer.alloc(ctx.name, buf, size, dir, false);
+        }
         if (buf != null)
         {
             eng.counters.allocs.increment();
@@ -489,6 +568,11 @@ public final class Device implements DebugDevice
         }
         ops.free(ctx, buf, eng.cpu.current());
         eng.counters.frees.increment();
+        final DmaTracer tracer = eng.tracer;
+        if (tracer != null)
+        {
+            tracer.free(ctx.name, buf, dir, false);
+        }
     }
 
     // ------------------------------------------------------------------------------------------------ masks

@@ -10,6 +10,9 @@ import dev.dmasim.engine.debug.DmaDebug;
 import dev.dmasim.engine.direct.DmaDirect;
 import dev.dmasim.engine.iommu.DmaIommu;
 import dev.dmasim.engine.swiotlb.Swiotlb;
+import dev.dmasim.engine.trace.DmaTracer;
+import dev.dmasim.engine.trace.FaultTracepoint;
+import dev.dmasim.engine.trace.TraceSink;
 import dev.dmasim.sim.bus.BusDevice;
 import dev.dmasim.sim.cache.CacheConfig;
 import dev.dmasim.sim.cache.CpuCache;
@@ -56,6 +59,7 @@ public final class DmaEngine implements AutoCloseable
     private final IommuDomain identity;
     private final ConcurrentHashMap<String, Device> devices = new ConcurrentHashMap<>();
     private volatile boolean closed;
+    private final long startNanos = System.nanoTime();
 
     private DmaEngine(final Builder b)
     {
@@ -136,6 +140,20 @@ public final class DmaEngine implements AutoCloseable
         this.direct = new DmaDirect(ctx);
         this.dmaIommu = new DmaIommu(ctx, direct, b.flushQueue);
         this.identity = iommu.allocDomain(DomainType.IDENTITY);
+        trace(b.trace);
+        iommu.faultObserver(new FaultTracepoint(ctx, this::deviceByRequesterId));
+    }
+
+    private Device deviceByRequesterId(final int rid)
+    {
+        for (final Device d : devices.values())
+        {
+            if (d.bus().requesterId() == rid)
+            {
+                return d;
+            }
+        }
+        return null;
     }
 
     /** The highest {@code bytes}-sized, 2 MiB-aligned range of RAM below 4 GiB (memblock's top-down low alloc). */
@@ -338,6 +356,23 @@ public final class DmaEngine implements AutoCloseable
         return EngineStats.of(ctx, dmaIommu, devices.values());
     }
 
+    /**
+     * Starts writing ftrace-format events ({@code dma:*} and, for translated devices, {@code iommu:map/unmap}) to
+     * {@code sink}, or stops with null. Timestamps count from the engine's start. The engine does not close the
+     * sink. Off by default; when off, each API call pays one field read.
+     */
+    public void trace(final TraceSink sink)
+    {
+        ctx.tracer = sink == null ? null : new DmaTracer(sink, startNanos, ctx.cpu);
+    }
+
+    /** @return the trace sink in use, or null. */
+    public TraceSink trace()
+    {
+        final DmaTracer t = ctx.tracer;
+        return t == null ? null : t.sink();
+    }
+
     /** Drains every lazy flush queue now (an IOTLB flush, then the queued IOVAs are freed). */
     public void flushQueues()
     {
@@ -402,6 +437,7 @@ public final class DmaEngine implements AutoCloseable
         private int logCapacity = 1024;
         private boolean echoLog;
         private FlushQueueConfig flushQueue = FlushQueueConfig.defaults();
+        private TraceSink trace;
 
         private Builder()
         {
@@ -538,6 +574,13 @@ public final class DmaEngine implements AutoCloseable
         public Builder echoLog(final boolean on)
         {
             this.echoLog = on;
+            return this;
+        }
+
+        /** Trace output in the kernel's ftrace text format (default none); see {@link DmaEngine#trace(TraceSink)}. */
+        public Builder trace(final TraceSink sink)
+        {
+            this.trace = sink;
             return this;
         }
 

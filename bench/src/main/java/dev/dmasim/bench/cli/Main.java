@@ -59,6 +59,7 @@ import java.util.concurrent.Callable;
         MapBenchCommand.class,
         SweepCommand.class,
         StressCommand.class,
+        ReplayCommand.class,
     })
 public final class Main implements Callable<Integer>
 {

@@ -5,6 +5,7 @@ import dev.dmasim.engine.check.DmaChecks;
 import dev.dmasim.engine.cpu.CpuBinding;
 import dev.dmasim.engine.debug.DmaDebug;
 import dev.dmasim.engine.swiotlb.Swiotlb;
+import dev.dmasim.engine.trace.DmaTracer;
 import dev.dmasim.sim.cache.CpuCache;
 import dev.dmasim.sim.iommu.Iommu;
 import dev.dmasim.sim.mem.PageAllocator;
@@ -32,6 +33,8 @@ public final class EngineContext
     public final long ramEnd;
     /** dmasim's own checkers (ownership, missing syncs, use after unmap), or null when they are off. */
     public final DmaChecks checks;
+    /** The ftrace-format tracer, null while tracing is off (the only cost then: reading this field). */
+    public volatile DmaTracer tracer;
 
     public EngineContext(final PhysicalMemory memory, final PageAllocator pages, final CpuCache cache,
         final Swiotlb swiotlb, final DmaDebug debug, final boolean debugEnabled, final KernelLog log,

@@ -13,6 +13,7 @@ import dev.dmasim.engine.core.EngineContext;
 import dev.dmasim.engine.direct.DmaDirect;
 import dev.dmasim.engine.iova.IovaDomain;
 import dev.dmasim.engine.swiotlb.Swiotlb;
+import dev.dmasim.engine.trace.DmaTracer;
 import dev.dmasim.sim.iommu.DomainType;
 import dev.dmasim.sim.iommu.IommuDomain;
 import dev.dmasim.sim.iommu.IommuProt;
@@ -321,6 +322,7 @@ public final class DmaIommu implements DmaOps
             c.iovad.freeIovaFast(iova >>> SHIFT, len >>> SHIFT, cpu);
             return DmaDirect.ERROR;
         }
+        DmaTracer.iommuMap(eng, iova, phys - iovaOff, len);
         return iova + iovaOff;
     }
 
@@ -332,6 +334,7 @@ public final class DmaIommu implements DmaOps
         final long start = dma - iovaOff;
         final long len = iovaAlign(size + iovaOff);
         final long unmapped = c.domain.unmap(start, len);
+        DmaTracer.iommuUnmap(eng, start, len, unmapped);
         if (unmapped != len)
         {
             // Kernel: WARN_ON and free anyway. We keep the IOVA so a bad unmap cannot hand it out twice.
@@ -536,6 +539,7 @@ public final class DmaIommu implements DmaOps
             }
             mapped += sg.length(i);
         }
+        DmaTracer.iommuMapSg(eng, iova, sg, nents);
         return finaliseSg(d, sg, nents, iova);
     }
 
@@ -811,6 +815,10 @@ public final class DmaIommu implements DmaOps
             DmaDirect.archSyncForDevice(eng, phys, size);
         }
         final int rc = c.domain.map(addr, phys, size, prot(dir, d.coherent, attrs));
+        if (rc == 0)
+        {
+            DmaTracer.iommuMap(eng, addr, phys, size);
+        }
         return rc == 0 ? 0 : rc;
     }
 
@@ -965,6 +973,7 @@ public final class DmaIommu implements DmaOps
         final long len = iovaAlign(size + pad);
         final long start = addr - pad;
         final long unmapped = c.domain.unmap(start, len);
+        DmaTracer.iommuUnmap(eng, start, len, unmapped);
         if (unmapped != len)
         {
             d.warnOnce(WARN_UNMAP_SIZE, "WARNING: dma_iova unlink of IOVA " + hex16(start) + " size " + len

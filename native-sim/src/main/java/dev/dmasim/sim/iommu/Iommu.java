@@ -33,6 +33,8 @@ public final class Iommu
     private final LongAdder mapSyncs = new LongAdder();
     private final LongAdder permissionFaults = new LongAdder();
 
+    private volatile FaultHandler faultObserver;
+
     /**
      * @param memory the physical address space holding the page tables.
      * @param pages  the allocator that provides page-table pages.
@@ -210,6 +212,20 @@ public final class Iommu
             translationFaults.increment();
         }
         faults.record(requesterId, iova, access, reason, domainId);
+        final FaultHandler observer = faultObserver;
+        if (observer != null)
+        {
+            observer.onFault(requesterId, iova, access, reason, domainId, System.nanoTime());
+        }
+    }
+
+    /**
+     * Installs (or with null removes) an observer called on the faulting thread for every fault, after it was
+     * offered to the ring (tracing and JFR hooks; the ring stays the embedder's fault queue).
+     */
+    public void faultObserver(final FaultHandler observer)
+    {
+        this.faultObserver = observer;
     }
 
     private void checkOwn(final IommuDomain domain)
