@@ -7,4 +7,8 @@ module dev.dmasim.engine {
     requires org.jctools.core;
     exports dev.dmasim.engine;
     exports dev.dmasim.engine.debug;
+    // JMH benchmarks of the internals (dmasim's own bench module only)
+    exports dev.dmasim.engine.iova to dev.dmasim.bench;
+    exports dev.dmasim.engine.swiotlb to dev.dmasim.bench;
+    exports dev.dmasim.engine.cpu to dev.dmasim.bench;
 }
