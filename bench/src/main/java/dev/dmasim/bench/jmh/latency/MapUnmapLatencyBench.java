@@ -34,9 +34,12 @@ import java.util.concurrent.TimeUnit;
 @Measurement(iterations = 5, time = 1)
 public class MapUnmapLatencyBench
 {
-    /** The engine and device of one mode. */
+    /**
+     * The engine and device of one mode. (Each timed state extends it rather than taking it as a fixture
+     * argument: JMH hands a fixture method a second instance of a thread-scoped state.)
+     */
     @State(Scope.Thread)
-    public static class Machine
+    public abstract static class Machine
     {
         @Param({ "direct", "strict", "lazy" })
         public String mode;
@@ -63,42 +66,42 @@ public class MapUnmapLatencyBench
 
     /** Holds the mapping made by the timed {@code map}; unmapped after each invocation. */
     @State(Scope.Thread)
-    public static class Mapped
+    public static class Mapped extends Machine
     {
         long dma;
 
         @TearDown(Level.Invocation)
-        public void unmap(final Machine m)
+        public void unmapAfter()
         {
-            m.dev.unmapPhys(dma, 4096, DmaDirection.TO_DEVICE, 0);
+            dev.unmapPhys(dma, 4096, DmaDirection.TO_DEVICE, 0);
         }
     }
 
     /** Maps before each invocation of the timed {@code unmap}. */
     @State(Scope.Thread)
-    public static class ToUnmap
+    public static class ToUnmap extends Machine
     {
         long dma;
 
         @Setup(Level.Invocation)
-        public void map(final Machine m)
+        public void mapBefore()
         {
-            dma = m.dev.mapPhys(m.buf, 4096, DmaDirection.TO_DEVICE, 0);
+            dma = dev.mapPhys(buf, 4096, DmaDirection.TO_DEVICE, 0);
         }
     }
 
     /** {@code dma_map_phys} alone. */
     @Benchmark
-    public long map(final Machine m, final Mapped out)
+    public long map(final Mapped m)
     {
-        out.dma = m.dev.mapPhys(m.buf, 4096, DmaDirection.TO_DEVICE, 0);
-        return out.dma;
+        m.dma = m.dev.mapPhys(m.buf, 4096, DmaDirection.TO_DEVICE, 0);
+        return m.dma;
     }
 
     /** {@code dma_unmap_phys} alone. */
     @Benchmark
-    public void unmap(final Machine m, final ToUnmap in)
+    public void unmap(final ToUnmap m)
     {
-        m.dev.unmapPhys(in.dma, 4096, DmaDirection.TO_DEVICE, 0);
+        m.dev.unmapPhys(m.dma, 4096, DmaDirection.TO_DEVICE, 0);
     }
 }

@@ -30,7 +30,6 @@ import java.util.concurrent.TimeUnit;
  * {@code iotlbInvalidations} and {@code unmaps} (events per iteration, from {@code engine.stats()}) give the
  * invalidations per unmap.
  */
-@State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
 @Fork(1)
@@ -38,42 +37,46 @@ import java.util.concurrent.TimeUnit;
 @Measurement(iterations = 5, time = 1)
 public class LazyStrictBench
 {
-    @Param({ "lazy", "strict" })
-    public String mode;
-
-    DmaEngine engine;
-    private Device dev;
-    private long buf;
-
-    @Setup
-    public void setup()
-    {
-        engine = BenchEngines.engine(BenchEngines.mode(mode), InvalidationCost.SMMUV3, 0);
-        dev = engine.attach(BenchEngines.device());
-        buf = BenchEngines.buffer(engine, 0);
-        engine.cpu().bind(0);
-    }
-
-    @TearDown
-    public void tearDown()
-    {
-        engine.close();
-    }
-
-    /** IOTLB invalidation commands and unmaps during one iteration (read from {@code engine.stats()}). */
+    /**
+     * The engine, plus the IOTLB invalidation commands and unmaps of one iteration (read from
+     * {@code engine.stats()}) as auxiliary counters. One state, because JMH would give an iteration fixture
+     * that takes another thread-scoped state as argument a second instance of it.
+     */
     @State(Scope.Thread)
     @AuxCounters(AuxCounters.Type.EVENTS)
-    public static class Invalidations
+    public static class Run
     {
+        @Param({ "lazy", "strict" })
+        protected String mode;
+
         public long iotlbInvalidations;
         public long unmaps;
+
+        DmaEngine engine;
+        Device dev;
+        long buf;
         private long invalidationsBefore;
         private long unmapsBefore;
 
-        @Setup(Level.Iteration)
-        public void start(final LazyStrictBench bench)
+        @Setup(Level.Trial)
+        public void setup()
         {
-            final EngineStats s = bench.engine.stats();
+            engine = BenchEngines.engine(BenchEngines.mode(mode), InvalidationCost.SMMUV3, 0);
+            dev = engine.attach(BenchEngines.device());
+            buf = BenchEngines.buffer(engine, 0);
+            engine.cpu().bind(0);
+        }
+
+        @TearDown(Level.Trial)
+        public void tearDown()
+        {
+            engine.close();
+        }
+
+        @Setup(Level.Iteration)
+        public void start()
+        {
+            final EngineStats s = engine.stats();
             invalidationsBefore = s.iotlbInvalidations();
             unmapsBefore = s.unmaps();
             iotlbInvalidations = 0;
@@ -81,9 +84,9 @@ public class LazyStrictBench
         }
 
         @TearDown(Level.Iteration)
-        public void stop(final LazyStrictBench bench)
+        public void stop()
         {
-            final EngineStats s = bench.engine.stats();
+            final EngineStats s = engine.stats();
             iotlbInvalidations = s.iotlbInvalidations() - invalidationsBefore;
             unmaps = s.unmaps() - unmapsBefore;
         }
@@ -91,10 +94,10 @@ public class LazyStrictBench
 
     /** Map and unmap one page, TO_DEVICE. */
     @Benchmark
-    public long mapUnmap(final Invalidations counters)
+    public long mapUnmap(final Run r)
     {
-        final long dma = dev.mapPhys(buf, 4096, DmaDirection.TO_DEVICE, 0);
-        dev.unmapPhys(dma, 4096, DmaDirection.TO_DEVICE, 0);
+        final long dma = r.dev.mapPhys(r.buf, 4096, DmaDirection.TO_DEVICE, 0);
+        r.dev.unmapPhys(dma, 4096, DmaDirection.TO_DEVICE, 0);
         return dma;
     }
 }
