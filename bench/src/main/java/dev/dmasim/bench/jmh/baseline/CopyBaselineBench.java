@@ -35,6 +35,9 @@ public class CopyBaselineBench
     private Arena arena;
     private MemorySegment src;
     private MemorySegment dst;
+    private MemorySegment pool;
+    private long poolOffset;
+    private long stride;
 
     @Setup
     public void setup()
@@ -42,11 +45,16 @@ public class CopyBaselineBench
         arena = Arena.ofShared();
         src = arena.allocate(size, 4096);
         dst = arena.allocate(size, 4096);
+        pool = arena.allocate(POOL_BYTES, 4096);
+        stride = (size + 2047) & -2048L;
         for (long i = 0; i < size; i++)
         {
             src.set(java.lang.foreign.ValueLayout.JAVA_BYTE, i, (byte)i);
         }
     }
+
+    /** Bytes the pool-walk destination cycles through: swiotlb's default pool. */
+    public static final long POOL_BYTES = 64L << 20;
 
     @TearDown
     public void tearDown()
@@ -60,5 +68,23 @@ public class CopyBaselineBench
     {
         MemorySegment.copy(src, 0, dst, 0, size);
         return dst;
+    }
+
+    /**
+     * The same copy into a destination that walks a 64 MiB pool in 2 KiB slots, as swiotlb's bounce buffers do
+     * (each map searches from where the last one ended): the copy's stores miss the caches. Not a goal baseline;
+     * it shows how much of the bounce cost is the cold pool rather than the bookkeeping.
+     */
+    @Benchmark
+    public MemorySegment rawCopyPoolWalk()
+    {
+        long off = poolOffset;
+        if (off + size > POOL_BYTES)
+        {
+            off = 0;
+        }
+        MemorySegment.copy(src, 0, pool, off, size);
+        poolOffset = off + stride;
+        return pool;
     }
 }
