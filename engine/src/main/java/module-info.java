@@ -14,4 +14,6 @@ module dev.dmasim.engine {
     exports dev.dmasim.engine.swiotlb;
     exports dev.dmasim.engine.trace;
     exports dev.dmasim.engine.trace.jfr;
+    // JMH benchmarks of the internals (dmasim's own bench module only)
+    exports dev.dmasim.engine.iova to dev.dmasim.bench;
 }

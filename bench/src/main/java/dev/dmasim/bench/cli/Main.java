@@ -60,6 +60,7 @@ import java.util.concurrent.Callable;
         SweepCommand.class,
         StressCommand.class,
         ReplayCommand.class,
+        GoalsCommand.class,
     })
 public final class Main implements Callable<Integer>
 {

@@ -41,8 +41,11 @@ import dev.dmasim.sim.mem.PhysicalMemory;
  * {@code list} entries of its slots are read and written only under that area's monitor; there is no global
  * lock (with one area there is exactly one lock: the "global lock" configuration). A map searches the caller's
  * area ({@code cpu & (areas - 1)}) first, then the others in turn, each under its own lock only. For all i in an
- * area: {@code list[i] == 0} iff slot i is allocated, else {@code list[i] == 1 + list[i+1]} inside the segment
- * and {@code 1} at a segment's last slot or before an allocated slot; {@code used} = allocated slots of the area.
+ * area: {@code list[i] == 0} iff slot i is allocated, else 1; {@code used} = allocated slots of the area. (The
+ * kernel keeps in {@code list[i]} the length of the free run from i to the segment end and renumbers up to a
+ * segment of it on every map and unmap; dmasim tests "the run from i holds nslots" by looking at those slots,
+ * skipping candidates that a found busy slot rules out, so the choice of slot is the kernel's and map/unmap
+ * cost O(nslots) instead of O(segment).)
  * {@code origBase}, {@code allocEnd}, {@code padSlots} and {@code mapOffset} of an allocated run are written by
  * the mapping thread after it has claimed the run (as the kernel does, outside the lock) and are stable until
  * the unmap; another thread that unmaps or syncs the mapping must have received {@code tlbAddr} through a
@@ -85,6 +88,8 @@ public final class Swiotlb
     static final long PAGE_SIZE = 4096L;
 
     private static final long INVALID_PHYS = -1L;
+    /** {@code list[i]} of a free slot (0 = allocated). */
+    private static final int FREE = 1;
     private static final int SEG_MASK = IO_TLB_SEGSIZE - 1;
 
     // Statistics: one padded group of counters per area (8 longs = 64 bytes per area).
@@ -193,7 +198,7 @@ public final class Swiotlb
         mapOffset = new short[this.nslabs];
         for (int i = 0; i < this.nslabs; i++)
         {
-            list[i] = IO_TLB_SEGSIZE - (i & SEG_MASK);
+            list[i] = FREE;
             origBase[i] = INVALID_PHYS;
             mapOffset[i] = -1;
         }
@@ -425,6 +430,10 @@ public final class Swiotlb
                 return -1; // fail fast: not enough free slots in this area at all
             }
             int index = area.index;
+            // Every candidate slot in (failFrom, failTo] is known not to fit (it would contain the busy slot or
+            // cross the segment end that made the candidate at failFrom fail): skip its scan, not its step.
+            int failFrom = Integer.MAX_VALUE;
+            int failTo = -1;
             for (long checked = 0; checked < areaNslabs; )
             {
                 final int slot = slotBase + index;
@@ -435,18 +444,22 @@ public final class Swiotlb
                     checked++;
                     continue;
                 }
-                if (!spansBoundary(slot, nslots, boundaryShift, maxSlots) && list[slot] >= nslots)
+                if (!spansBoundary(slot, nslots, boundaryShift, maxSlots)
+                    && !(slot > failFrom && slot <= failTo))
                 {
+                    final int busy = firstMisfit(slot, nslots);
+                    if (busy >= 0)
+                    {
+                        failFrom = slot;
+                        failTo = busy;
+                        index = wrap(index + stride);
+                        checked += stride;
+                        continue;
+                    }
                     for (int i = 0; i < nslots; i++)
                     {
                         list[slot + i] = 0;
                         allocEnd[slot + i] = (int)(size - ((long)i << IO_TLB_SHIFT));
-                    }
-                    // The free run before us now ends at our first slot: renumber it (within the segment).
-                    int count = 0;
-                    for (int i = slot - 1; (i & SEG_MASK) != SEG_MASK && list[i] != 0; i--)
-                    {
-                        list[i] = ++count;
                     }
                     area.index = wrap((long)index + nslots);
                     area.used += nslots;
@@ -516,19 +529,13 @@ public final class Swiotlb
         final Area area = areas[index / areaNslabs];
         synchronized (area)
         {
-            final int segEnd = (index + IO_TLB_SEGSIZE) & ~SEG_MASK;
-            int count = index + nslots < segEnd ? list[index + nslots] : 0;
             for (int i = index + nslots - 1; i >= index; i--)
             {
-                list[i] = ++count;
+                list[i] = FREE;
                 origBase[i] = INVALID_PHYS;
                 allocEnd[i] = 0;
                 padSlots[i] = 0;
                 mapOffset[i] = -1;
-            }
-            for (int i = index - 1; (i & SEG_MASK) != SEG_MASK && list[i] != 0; i--)
-            {
-                list[i] = ++count;
             }
             area.used -= nslots;
         }
@@ -817,6 +824,27 @@ public final class Swiotlb
     private int wrap(final long index)
     {
         return index >= areaNslabs ? 0 : (int)index;
+    }
+
+    /**
+     * The kernel's {@code slots[slot].list >= nslots} test: are {@code [slot, slot + nslots)} all free and inside
+     * one segment? Called under the area's lock.
+     *
+     * @return -1 if they are; else the last slot a candidate can start at and still fail for the same reason
+     *         (the first allocated slot of the range, or the segment's last slot if the range crosses it).
+     */
+    private int firstMisfit(final int slot, final int nslots)
+    {
+        final int segEnd = (slot + IO_TLB_SEGSIZE) & ~SEG_MASK;
+        final int end = Math.min(slot + nslots, segEnd);
+        for (int i = slot; i < end; i++)
+        {
+            if (list[i] == 0)
+            {
+                return i;
+            }
+        }
+        return slot + nslots > segEnd ? segEnd - 1 : -1;
     }
 
     /** {@code iommu_is_span_boundary}: would slots [index, index + nslots) cross a boundary of maxSlots? */

@@ -1,0 +1,2 @@
+/** Per-operation latency distributions (JMH SampleTime): map and unmap timed separately. */
+package dev.dmasim.bench.jmh.latency;
