@@ -8,4 +8,5 @@ module dev.dmasim.engine {
     exports dev.dmasim.engine;
     exports dev.dmasim.engine.debug;
     exports dev.dmasim.engine.check;
+    exports dev.dmasim.engine.cpu;
 }
