@@ -1,14 +1,26 @@
 package dev.dmasim.bench.cli;
 
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
 /** Entry point of the {@code dmasim} command line. */
-public final class Main
+@Command(name = "dmasim", mixinStandardHelpOptions = true,
+    subcommands = {
+        ExampleCommand.class,
+    })
+public final class Main implements Runnable
 {
-    private Main()
-    {
-    }
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
 
     public static void main(final String[] args)
     {
-        System.out.println("dmasim");
+        System.exit(new CommandLine(new Main()).execute(args));
+    }
+
+    @Override
+    public void run()
+    {
+        spec.commandLine().usage(spec.commandLine().getOut());
     }
 }
