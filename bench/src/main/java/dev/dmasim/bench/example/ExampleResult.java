@@ -106,8 +106,8 @@ public record ExampleResult(String model, String unit, ExampleOptions options, S
         out.printf(Locale.ROOT, "verified: %d of %d %s byte for byte; %d corrupt, %d device errors, %d failures%n",
             stats.verified, stats.expected, unit, stats.corrupt, stats.deviceErrors, stats.failures);
         stats.notes.forEach(n -> out.println("          " + n));
-        out.printf(Locale.ROOT, "release:  %d pending DMA mappings (dma-debug), %d IOVA ranges live, %d swiotlb slots"
-            + " in use%n", pendingAtRelease, liveIovaRanges, swiotlbSlotsUsed);
+        out.printf(Locale.ROOT, "release:  %d DMA mappings pending (dma-debug), %d IOVA ranges allocated (live or"
+            + " cached), %d swiotlb slots in use%n", pendingAtRelease, liveIovaRanges, swiotlbSlotsUsed);
         out.printf(Locale.ROOT, "IOMMU:    %d faults; exposure: %s%n", faultCount, exposure);
         faults.stream().limit(REPORTS_PER_KIND).forEach(f -> out.println("  " + f));
         out.println("reports:  " + (kinds().isEmpty() ? "none" : kinds()));

@@ -105,6 +105,8 @@ public final class NvmeDriver
     private long sgCommands;
     private long pageCommands;
     private long listCommands;
+    private long readBacks;
+    private long readBackCorrupt;
 
     public NvmeDriver(final Device dev, final PhysicalMemory cpu, final PageAllocator pages, final long barBase,
         final Msi irq, final ExampleOptions options)
@@ -171,8 +173,9 @@ public final class NvmeDriver
         {
             close();
         }
-        stats.note(sgCommands + " commands mapped with mapSg, " + pageCommands + " page by page with mapPhys; "
-            + listCommands + " needed a PRP list");
+        stats.note("commands: " + sgCommands + " mapped with mapSg, " + pageCommands + " page by page with mapPhys, "
+            + listCommands + " with a PRP list; read-back pass: " + readBacks + " READs, " + readBackCorrupt
+            + " found corrupt blocks");
         if (cancels > 0)
         {
             stats.note(cancels + " READs were cancelled (unmapped) while queued; the controller still executed them");
@@ -488,6 +491,7 @@ public final class NvmeDriver
             else if (!ok)
             {
                 stats.corrupt++;
+                readBackCorrupt++;
             }
         }
         if (counted[cid])
@@ -563,6 +567,7 @@ public final class NvmeDriver
                 if (written)
                 {
                     submit(n, NvmeCommand.OPC_READ, lba, MAX_IO_BLOCKS, n % 2 == 0, false);
+                    readBacks++;
                     n++;
                 }
             }
