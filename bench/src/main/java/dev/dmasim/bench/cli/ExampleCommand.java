@@ -29,8 +29,8 @@ import java.util.concurrent.Callable;
  */
 @Command(name = "example", mixinStandardHelpOptions = true, sortOptions = false,
     description = {
-        "Runs an example device model and its driver on the simulated DMA layer, with the CPU cache model, the checks",
-        "and dma-debug on. nic: TX/RX descriptor rings, per-frame TX mappings, recycled RX buffers, a loopback wire.",
+        "Runs an example device model (nic, nvme) and its driver, with the cache model, checks and dma-debug on.",
+        "nic: TX/RX descriptor rings, per-frame TX mappings, recycled RX buffers, a loopback wire.",
         "nvme: a submission/completion queue pair, PRP lists, READ/WRITE against an in-memory namespace.",
         "Exit 0 when a correct driver runs clean; 1 for a --bug run (\"caught: KIND\") or a failed run; 2 bad usage."})
 public final class ExampleCommand implements Callable<Integer>
