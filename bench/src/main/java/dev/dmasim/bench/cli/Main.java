@@ -61,6 +61,7 @@ import java.util.concurrent.Callable;
         StressCommand.class,
         ReplayCommand.class,
         GoalsCommand.class,
+        ExampleCommand.class,
     })
 public final class Main implements Callable<Integer>
 {
