@@ -21,7 +21,8 @@ import java.util.concurrent.Callable;
  * (name, measured, target, MET/MISSED). Exit code 0 when every goal is met, 1 when one is missed.
  */
 @Command(name = "goals", mixinStandardHelpOptions = true,
-    description = { "Runs the JMH benchmarks behind dmasim's performance goals (forks 1, GC profiler on) and prints",
+    description = { "Measure dmasim's performance goals with JMH and print MET/MISSED per goal.", "",
+        "Runs the JMH benchmarks behind dmasim's performance goals (forks 1, GC profiler on) and prints",
         "one line per goal: name, measured, target, MET/MISSED. About 5 minutes; --quick about 1 minute." })
 public final class GoalsCommand implements Callable<Integer>
 {

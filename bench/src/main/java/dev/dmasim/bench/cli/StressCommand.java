@@ -25,6 +25,8 @@ import java.util.concurrent.Callable;
  */
 @Command(name = "stress", mixinStandardHelpOptions = true, sortOptions = false,
     description = {
+        "Hammer every DMA-API call from many threads and verify every byte and invariant.",
+        "",
         "Hammers every DMA-API call (map/unmap single, page, sg, sgtable, syncs, coherent and non-coherent",
         "allocations, the 2-step IOVA API, resource mappings) from N threads on three devices (64-bit coherent,",
         "32-bit non-coherent, untrusted) while the devices move real bytes, and verifies every byte and invariant:",
