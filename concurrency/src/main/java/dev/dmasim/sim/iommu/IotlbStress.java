@@ -27,7 +27,10 @@ import static org.openjdk.jcstress.annotations.Expect.FORBIDDEN;
  *   <li>a lookup that starts after {@link Iotlb#invalidateRange} returned never hits the invalidated entry
  *       ({@link InvalidateThenLookup});</li>
  *   <li>{@link Iotlb#fillIfUnchanged} with a token read before a page-table walk that raced with an unmap never
- *       re-inserts the translation the unmap's invalidation removed ({@link WalkRacesUnmap}).</li>
+ *       re-inserts the translation the unmap's invalidation removed ({@link WalkRacesUnmap});</li>
+ *   <li>in lazy mode, where the unmap only {@link Iotlb#markStale marks} the entries, such a fill never leaves an
+ *       unmapped page cached <i>without</i> the STALE bit, so every later use of it is counted in
+ *       {@link Iotlb#staleHits()} (DESIGN §6, "modelled and counted, not hidden") ({@link WalkRacesLazyUnmap}).</li>
  * </ul>
  * Results are codes, not raw words: {@link #MISS} 0, translation A 1, translation B 2, anything else 3.
  */
@@ -225,6 +228,71 @@ public final class IotlbStress
         public void arbiter(final II_Result r)
         {
             r.r2 = iotlb.peek(DOMAIN, PFN_A) == Iotlb.MISS ? 0 : 1;
+        }
+    }
+
+    /**
+     * {@link Iotlb#fillIfUnchanged} vs a lazy-mode unmap ({@code IommuDomain.unmap}: CAS the PTE to 0, then
+     * {@link Iotlb#markStale}, no invalidation). Result: (device: 1 filled, 0 abandoned, 2 walk saw the PTE
+     * cleared; after both: 0 not cached, 1 cached and marked STALE, 2 cached and NOT marked stale).
+     */
+    @JCStressTest
+    @Description("Iotlb.fillIfUnchanged vs unmap + markStale: an unmapped page is never cached without STALE")
+    @Outcome(id = "1, 1", expect = ACCEPTABLE, desc = "filled before the unmap marked the entry stale: stale hits count")
+    @Outcome(id = {"0, 0", "2, 0"}, expect = ACCEPTABLE,
+        desc = "fill abandoned (the marking moved the sequence) or the walk saw the cleared PTE: not cached")
+    @Outcome(id = ".*, 2", expect = FORBIDDEN,
+        desc = "an unmapped page is cached without STALE: its later uses would not be counted as stale hits")
+    @Outcome(expect = FORBIDDEN, desc = "any other result")
+    @State
+    public static class WalkRacesLazyUnmap
+    {
+        static final VarHandle PTE;
+
+        static
+        {
+            try
+            {
+                PTE = MethodHandles.lookup().findVarHandle(WalkRacesLazyUnmap.class, "pte", long.class);
+            }
+            catch (final ReflectiveOperationException ex)
+            {
+                throw new ExceptionInInitializerError(ex);
+            }
+        }
+
+        final Iotlb iotlb = new Iotlb(1, 1);
+        /** The leaf PTE of page A; 0 once unmapped. */
+        long pte = VALUE_A;
+
+        /** The device's miss path ({@code IommuDomain.translate}). */
+        @Actor
+        public void device(final II_Result r)
+        {
+            final long token = iotlb.fillToken(DOMAIN, PFN_A);
+            final long leaf = (long)PTE.getAcquire(this);
+            if (leaf == 0L)
+            {
+                r.r1 = 2;
+                return;
+            }
+            r.r1 = iotlb.fillIfUnchanged(DOMAIN, PFN_A, leaf, token) ? 1 : 0;
+        }
+
+        /** The lazy-mode unmap: clear the PTE, mark the cached entries stale (the flush queue invalidates later). */
+        @Actor
+        public void unmapper()
+        {
+            PTE.compareAndSet(this, VALUE_A, 0L);
+            iotlb.markStale(DOMAIN, PFN_A << 12, 4096);
+        }
+
+        /** After both: not cached, cached stale, or cached as if still mapped. */
+        @Arbiter
+        public void arbiter(final II_Result r)
+        {
+            final long v = iotlb.peek(DOMAIN, PFN_A);
+            r.r2 = v == Iotlb.MISS ? 0 : (v & PteDescriptor.STALE) != 0 ? 1 : 2;
         }
     }
 }
