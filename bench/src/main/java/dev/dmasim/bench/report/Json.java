@@ -136,7 +136,8 @@ public final class Json
         }
     }
 
-    private static void quote(final StringBuilder sb, final String s)
+    /** Appends {@code s} as a JSON string literal (quotes, escapes) to {@code sb}. */
+    public static void quote(final StringBuilder sb, final String s)
     {
         sb.append('"');
         for (int i = 0; i < s.length(); i++)

@@ -1,5 +1,7 @@
 package dev.dmasim.bench.stress;
 
+import dev.dmasim.bench.report.Json;
+
 import dev.dmasim.engine.IommuMode;
 
 import java.util.Locale;
@@ -133,30 +135,8 @@ public final class StressReport
 
     private static String quote(final String s)
     {
-        final StringBuilder sb = new StringBuilder("\"");
-        for (int i = 0; i < s.length(); i++)
-        {
-            final char c = s.charAt(i);
-            switch (c)
-            {
-                case '"' -> sb.append("\\\"");
-                case '\\' -> sb.append("\\\\");
-                case '\n' -> sb.append("\\n");
-                case '\r' -> sb.append("\\r");
-                case '\t' -> sb.append("\\t");
-                default ->
-                {
-                    if (c < 0x20)
-                    {
-                        sb.append(String.format("\\u%04x", (int)c));
-                    }
-                    else
-                    {
-                        sb.append(c);
-                    }
-                }
-            }
-        }
-        return sb.append('"').toString();
+        final StringBuilder sb = new StringBuilder(s.length() + 2);
+        Json.quote(sb, s);
+        return sb.toString();
     }
 }

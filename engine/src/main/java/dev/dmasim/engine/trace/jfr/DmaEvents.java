@@ -39,17 +39,7 @@ public final class DmaEvents
     public static void commitMap(final MapEvent e, final String device, final long phys, final long dma,
         final long size, final DmaDirection dir, final int nents)
     {
-        e.end();
-        if (e.shouldCommit())
-        {
-            e.device = device;
-            e.phys = phys;
-            e.dma = dma;
-            e.size = size;
-            e.direction = dir == null ? null : dir.name();
-            e.nents = nents;
-            e.commit();
-        }
+        e.endAndCommit(device, phys, dma, size, dir, nents);
     }
 
     /** Ends and commits a {@code dma_map_sg} event: first entry's phys, first segment's DMA address, total bytes. */
@@ -92,17 +82,7 @@ public final class DmaEvents
     public static void commitUnmap(final UnmapEvent e, final String device, final long phys, final long dma,
         final long size, final DmaDirection dir, final int nents)
     {
-        e.end();
-        if (e.shouldCommit())
-        {
-            e.device = device;
-            e.phys = phys;
-            e.dma = dma;
-            e.size = size;
-            e.direction = dir == null ? null : dir.name();
-            e.nents = nents;
-            e.commit();
-        }
+        e.endAndCommit(device, phys, dma, size, dir, nents);
     }
 
     /** @return true if a recording enables {@value IommuFaultEvent#NAME}. */
