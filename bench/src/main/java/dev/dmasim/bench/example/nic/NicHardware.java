@@ -1,7 +1,7 @@
 package dev.dmasim.bench.example.nic;
 
+import dev.dmasim.bench.example.DeviceHardware;
 import dev.dmasim.bench.example.Msi;
-import dev.dmasim.bench.example.RegisterWindow;
 import dev.dmasim.sim.bus.BusDevice;
 import dev.dmasim.sim.mem.MemTx;
 
@@ -29,7 +29,7 @@ import static dev.dmasim.bench.example.nic.NicRegisters.*;
  * publishes the head (volatile store) and raises the {@link Msi}; the driver reads the head before the write-backs.
  * The STATUS acknowledgement is published only at the end of a loop iteration, after any DMA the iteration started.
  */
-public final class NicHardware extends RegisterWindow implements Runnable
+public final class NicHardware extends DeviceHardware
 {
     /** Largest frame the device handles, bytes. */
     public static final int MAX_FRAME = 2048;
@@ -49,11 +49,7 @@ public final class NicHardware extends RegisterWindow implements Runnable
     private volatile long rxHead;
     private volatile long rxBufSize;
     private volatile long rxDropped;
-    private volatile boolean powered;
 
-    private BusDevice bus;
-    private Msi irq;
-    private Thread thread;
 
     // Device-thread state.
     private final ArrayDeque<byte[]> wire = new ArrayDeque<>();
@@ -64,36 +60,7 @@ public final class NicHardware extends RegisterWindow implements Runnable
 
     public NicHardware()
     {
-        super(BAR_SIZE);
-    }
-
-    /** Plugs the device into the bus and starts its thread. */
-    public void powerOn(final BusDevice bus, final Msi irq)
-    {
-        this.bus = bus;
-        this.irq = irq;
-        powered = true;
-        thread = new Thread(this, "nic " + bus.bdf());
-        thread.setDaemon(true);
-        thread.start();
-    }
-
-    /** Stops the device thread and waits for it. */
-    public void powerOff()
-    {
-        powered = false;
-        if (thread != null)
-        {
-            LockSupport.unpark(thread);
-            try
-            {
-                thread.join(10_000);
-            }
-            catch (final InterruptedException ex)
-            {
-                Thread.currentThread().interrupt();
-            }
-        }
+        super("nic", BAR_SIZE);
     }
 
     @Override

@@ -1,7 +1,7 @@
 package dev.dmasim.bench.example.nvme;
 
+import dev.dmasim.bench.example.DeviceHardware;
 import dev.dmasim.bench.example.Msi;
-import dev.dmasim.bench.example.RegisterWindow;
 import dev.dmasim.sim.bus.BusDevice;
 import dev.dmasim.sim.mem.MemTx;
 
@@ -27,7 +27,7 @@ import static dev.dmasim.bench.example.nvme.NvmeRegisters.*;
  * {@link Msi} that announces it is raised. CSTS.RDY is published only between commands, so RDY = 0 after CC.EN = 0
  * means no DMA is in flight.
  */
-public final class NvmeController extends RegisterWindow implements Runnable
+public final class NvmeController extends DeviceHardware
 {
     /** Logical block size, bytes (one memory page). */
     public static final int BLOCK_SIZE = 4096;
@@ -47,11 +47,7 @@ public final class NvmeController extends RegisterWindow implements Runnable
     private volatile long acq;
     private volatile int sqTail;
     private volatile int cqHead;
-    private volatile boolean powered;
 
-    private BusDevice bus;
-    private Msi irq;
-    private Thread thread;
 
     // Controller-thread state.
     private final MemorySegment namespace = MemorySegment.ofArray(new byte[BLOCKS * BLOCK_SIZE]);
@@ -71,36 +67,7 @@ public final class NvmeController extends RegisterWindow implements Runnable
 
     public NvmeController()
     {
-        super(BAR_SIZE);
-    }
-
-    /** Plugs the controller into the bus and starts its thread. */
-    public void powerOn(final BusDevice bus, final Msi irq)
-    {
-        this.bus = bus;
-        this.irq = irq;
-        powered = true;
-        thread = new Thread(this, "nvme " + bus.bdf());
-        thread.setDaemon(true);
-        thread.start();
-    }
-
-    /** Stops the controller thread and waits for it. */
-    public void powerOff()
-    {
-        powered = false;
-        if (thread != null)
-        {
-            LockSupport.unpark(thread);
-            try
-            {
-                thread.join(10_000);
-            }
-            catch (final InterruptedException ex)
-            {
-                Thread.currentThread().interrupt();
-            }
-        }
+        super("nvme", BAR_SIZE);
     }
 
     @Override
