@@ -4,26 +4,35 @@ import java.util.Arrays;
 
 /**
  * The set of allocated IOVA ranges {@code [lo, hi]} (units: pfns, inclusive) of one {@link IovaDomain}, as an
- * AVL tree kept in primitive arrays (no object per node), augmented so that the free space can be searched in
- * O(log n) whatever the fragmentation.
+ * AVL tree kept in one primitive array (no object per node), augmented so that the free space can be searched
+ * in O(log n) whatever the fragmentation.
  *
  * <h2>Layout</h2>
- * Node {@code i} (1-based; {@link #NIL} = 0) is the column {@code i} of:
+ * Node {@code i} (1-based; {@link #NIL} = 0, an all-zero slot: height 0, no children, no gaps) is the stride
+ * {@code [6i, 6i + 6)} of one {@code long[]}, so a node is one or two cache lines:
  * <pre>
- *   lo, hi        long  the range, inclusive
- *   minLo, maxHi  long  the lowest lo and highest hi in the subtree (its span)
- *   maxFit        long  max over the subtree's internal gaps of fitKey(gap), see below
- *   maxGap        long  max width of the subtree's internal gaps
- *   left, right   int   children
- *   height        byte  AVL height
+ *   LO, HI     the range, inclusive
+ *   PREV_HI    hi of the in-order predecessor, -1 for the lowest node: the node's own gap is the free run
+ *              [PREV_HI + 1, LO - 1] just below it (for the lowest node, everything below it)
+ *   MAX_FIT    max over the subtree's own gaps of fitKey(gap), see below
+ *   MAX_GAP    max width of the subtree's own gaps
+ *              (both leave out the lowest node's run: a top-down allocator keeps allocating just below the
+ *              lowest range, and that run would change the augmentation of every node on the left spine;
+ *              the search reaches it on the left spine, where no subtree lies inside the window)
+ *   META       left child (bits 0..27), right child (bits 28..55), AVL height (bits 56..63)
  * </pre>
- * 57 bytes per node; a freed index goes on a free list threaded through {@code left}, so node indices are
+ * 48 bytes per node; a freed index goes on a free list threaded through the left child, so node indices are
  * stable for the lifetime of a range ({@link IovaDomain}'s cached nodes rely on that).
  *
+ * <p>Each node carries the gap below it rather than its subtree's span, so a rotation never changes a node's
+ * own gap and an insert or delete changes the own gap of exactly one other node (the successor), always on
+ * the search path: updates walk that path upwards once and stop at the first node (at or above the
+ * successor) whose height and augmentation come out unchanged. {@link #find} remembers its path, so the
+ * {@link #successor} and {@link #remove} that {@link IovaDomain} does next do not descend again.
+ *
  * <h2>The fit key</h2>
- * An internal gap of a subtree is the free run strictly between two in-order neighbours of that subtree. For a
- * free run {@code [a, b]} let {@code o} be the largest order such that it contains a block of {@code 2^o}
- * pfns aligned to {@code 2^o}, and {@code u} the usable length once aligned to {@code 2^(o+1)}:
+ * For a free run {@code [a, b]} let {@code o} be the largest order such that it contains a block of
+ * {@code 2^o} pfns aligned to {@code 2^o}, and {@code u} the usable length once aligned to {@code 2^(o+1)}:
  * {@code b + 1 - alignUp(a, 2^(o+1))} (0 if negative). Then {@code fitKey = 2^(o+1) + u}, and a run holds
  * {@code s} pfns aligned to {@code 2^k} with {@code k = ceil(log2 s)} if and only if
  * {@code fitKey >= 2^k + s}: for {@code o >= k} the key is at least {@code 2^(k+1)}; for {@code o = k-1}
@@ -36,23 +45,36 @@ import java.util.Arrays;
 final class IovaTree
 {
     static final int NIL = 0;
-    static final int BYTES_PER_NODE = 6 * Long.BYTES + 2 * Integer.BYTES + 1;
+    private static final int STRIDE = 6;
+    private static final int LO = 0;
+    private static final int HI = 1;
+    private static final int PREV_HI = 2;
+    private static final int MAX_FIT = 3;
+    private static final int MAX_GAP = 4;
+    private static final int META = 5;
+    static final int BYTES_PER_NODE = STRIDE * Long.BYTES;
 
-    private long[] lo;
-    private long[] hi;
-    private long[] minLo;
-    private long[] maxHi;
-    private long[] maxFit;
-    private long[] maxGap;
-    private int[] left;
-    private int[] right;
-    private byte[] height;
+    private static final int LINK_BITS = 28;
+    private static final long LINK_MASK = (1L << LINK_BITS) - 1;
+    private static final int HEIGHT_SHIFT = 56;
+    private static final long HEIGHT_MASK = 0xFFL << HEIGHT_SHIFT;
+    /** Most nodes a tree can hold (child links are 28 bits). */
+    static final int MAX_NODES = (1 << LINK_BITS) - 1;
+    /** An AVL tree of 2^28 nodes is at most 1.44 * 28 + 2 high. */
+    private static final int MAX_DEPTH = 48;
+
+    private long[] n;
 
     private int root = NIL;
     private int freeHead = NIL;
     private int nextUnused = 1;
     private int size;
     private long visits;
+
+    // the root-to-node path of the last find(), valid until the tree changes
+    private final int[] path = new int[MAX_DEPTH];
+    private int pathNode = NIL;
+    private int pathLen;
 
     // search arguments, set by search() (single-threaded under the domain's lock)
     private long sLow;
@@ -61,25 +83,10 @@ final class IovaTree
     private long sMask;
     private long sThreshold;
     private boolean sAligned;
-    // scratch for removeMin
-    private int detached;
 
     IovaTree(final int initialCapacity)
     {
-        allocateArrays(Math.max(2, initialCapacity + 1));
-    }
-
-    private void allocateArrays(final int capacity)
-    {
-        lo = new long[capacity];
-        hi = new long[capacity];
-        minLo = new long[capacity];
-        maxHi = new long[capacity];
-        maxFit = new long[capacity];
-        maxGap = new long[capacity];
-        left = new int[capacity];
-        right = new int[capacity];
-        height = new byte[capacity];
+        n = new long[Math.max(2, initialCapacity + 1) * STRIDE];
     }
 
     /** Drops every node. */
@@ -89,6 +96,7 @@ final class IovaTree
         freeHead = NIL;
         nextUnused = 1;
         size = 0;
+        pathNode = NIL;
     }
 
     int size()
@@ -98,7 +106,7 @@ final class IovaTree
 
     int capacity()
     {
-        return lo.length - 1;
+        return n.length / STRIDE - 1;
     }
 
     long visits()
@@ -108,12 +116,12 @@ final class IovaTree
 
     long lo(final int node)
     {
-        return lo[node];
+        return n[node * STRIDE + LO];
     }
 
     long hi(final int node)
     {
-        return hi[node];
+        return n[node * STRIDE + HI];
     }
 
     int root()
@@ -121,26 +129,60 @@ final class IovaTree
         return root;
     }
 
-    /** @return the node whose range contains {@code pfn}, or {@link #NIL}. */
+    private int left(final int t)
+    {
+        return (int)(n[t * STRIDE + META] & LINK_MASK);
+    }
+
+    private int right(final int t)
+    {
+        return (int)((n[t * STRIDE + META] >>> LINK_BITS) & LINK_MASK);
+    }
+
+    private int h(final int t)
+    {
+        return (int)(n[t * STRIDE + META] >>> HEIGHT_SHIFT);
+    }
+
+    private void setLeft(final int t, final int child)
+    {
+        final int m = t * STRIDE + META;
+        n[m] = (n[m] & ~LINK_MASK) | child;
+    }
+
+    private void setRight(final int t, final int child)
+    {
+        final int m = t * STRIDE + META;
+        n[m] = (n[m] & ~(LINK_MASK << LINK_BITS)) | ((long)child << LINK_BITS);
+    }
+
+    /** @return the node whose range contains {@code pfn}, or {@link #NIL}; remembers the path to it. */
     int find(final long pfn)
     {
+        final long[] a = n;
         int t = root;
+        int depth = 0;
         while (t != NIL)
         {
             visits++;
-            if (pfn < lo[t])
+            final int b = t * STRIDE;
+            path[depth++] = t;
+            if (pfn < a[b + LO])
             {
-                t = left[t];
+                t = (int)(a[b + META] & LINK_MASK);
             }
-            else if (pfn > hi[t])
+            else if (pfn > a[b + HI])
             {
-                t = right[t];
+                t = (int)((a[b + META] >>> LINK_BITS) & LINK_MASK);
             }
             else
             {
+                pathNode = t;
+                pathLen = depth;
                 return t;
             }
         }
+        pathNode = NIL;
         return NIL;
     }
 
@@ -152,81 +194,68 @@ final class IovaTree
         while (t != NIL)
         {
             visits++;
-            if (hi[t] >= pfn)
+            if (hi(t) >= pfn)
             {
                 best = t;
-                t = left[t];
+                t = left(t);
             }
             else
             {
-                t = right[t];
+                t = right(t);
             }
         }
         return best;
+    }
+
+    /** Sets {@link #path} to the root-to-{@code node} path (node last) unless it already is. */
+    private void pathTo(final int node)
+    {
+        if (pathNode == node)
+        {
+            return;
+        }
+        final long key = lo(node);
+        int t = root;
+        int depth = 0;
+        while (true)
+        {
+            visits++;
+            path[depth++] = t;
+            if (t == node)
+            {
+                break;
+            }
+            t = key < lo(t) ? left(t) : right(t);
+        }
+        pathNode = node;
+        pathLen = depth;
     }
 
     /** @return the in-order successor of {@code node}, or {@link #NIL}. */
     int successor(final int node)
     {
-        int t = right[node];
+        int t = right(node);
         if (t != NIL)
         {
-            while (left[t] != NIL)
+            int l;
+            while ((l = left(t)) != NIL)
             {
                 visits++;
-                t = left[t];
+                t = l;
             }
             return t;
         }
-        final long key = lo[node];
-        int best = NIL;
-        t = root;
-        while (t != node)
+        pathTo(node);
+        final long key = lo(node);
+        for (int i = pathLen - 2; i >= 0; i--)
         {
-            visits++;
-            if (key < lo[t])
+            final int a = path[i];
+            if (key < lo(a))
             {
-                best = t;
-                t = left[t];
-            }
-            else
-            {
-                t = right[t];
+                return a;
             }
         }
-        return best;
-    }
-
-    /** @return the in-order predecessor of {@code node}, or {@link #NIL}. */
-    int predecessor(final int node)
-    {
-        int t = left[node];
-        if (t != NIL)
-        {
-            while (right[t] != NIL)
-            {
-                visits++;
-                t = right[t];
-            }
-            return t;
-        }
-        final long key = lo[node];
-        int best = NIL;
-        t = root;
-        while (t != node)
-        {
-            visits++;
-            if (key < lo[t])
-            {
-                t = left[t];
-            }
-            else
-            {
-                best = t;
-                t = right[t];
-            }
-        }
-        return best;
+        return NIL;
     }
 
     /** @return the lowest node, or NIL. */
@@ -237,9 +266,10 @@ final class IovaTree
         {
             return NIL;
         }
-        while (left[t] != NIL)
+        int l;
+        while ((l = left(t)) != NIL)
         {
-            t = left[t];
+            t = l;
         }
         return t;
     }
@@ -247,31 +277,183 @@ final class IovaTree
     /** Inserts {@code [pfnLo, pfnHi]}, which must not overlap any node. @return the new node. */
     int insert(final long pfnLo, final long pfnHi)
     {
-        final int n = newNode();
-        lo[n] = pfnLo;
-        hi[n] = pfnHi;
-        left[n] = NIL;
-        right[n] = NIL;
-        update(n);
-        root = insert(root, n);
+        final int nn = newNode();
+        final long[] a = n;
+        int t = root;
+        int depth = 0;
+        int pred = NIL;
+        int succ = NIL;
+        int succDepth = Integer.MAX_VALUE;
+        while (t != NIL)
+        {
+            visits++;
+            path[depth++] = t;
+            final int b = t * STRIDE;
+            if (pfnLo < a[b + LO])
+            {
+                succ = t;
+                succDepth = depth - 1;
+                t = (int)(a[b + META] & LINK_MASK);
+            }
+            else
+            {
+                pred = t;
+                t = (int)((a[b + META] >>> LINK_BITS) & LINK_MASK);
+            }
+        }
+        final int b = nn * STRIDE;
+        final long prevHi = pred == NIL ? -1 : a[pred * STRIDE + HI];
+        a[b + LO] = pfnLo;
+        a[b + HI] = pfnHi;
+        a[b + PREV_HI] = prevHi;
+        a[b + MAX_FIT] = prevHi >= 0 ? fitKey(prevHi + 1, pfnLo - 1) : 0;
+        a[b + MAX_GAP] = prevHi >= 0 ? pfnLo - 1 - prevHi : 0;
+        a[b + META] = 1L << HEIGHT_SHIFT;
+        if (succ != NIL)
+        {
+            a[succ * STRIDE + PREV_HI] = pfnHi;
+        }
+        if (depth == 0)
+        {
+            root = nn;
+        }
+        else
+        {
+            final int parent = path[depth - 1];
+            if (pfnLo < a[parent * STRIDE + LO])
+            {
+                setLeft(parent, nn);
+            }
+            else
+            {
+                setRight(parent, nn);
+            }
+        }
         size++;
-        return n;
+        pathNode = NIL;
+        rebalanceUp(depth - 1, succDepth);
+        return nn;
     }
 
     /** Removes {@code node}; the other nodes keep their indices. */
     void remove(final int node)
     {
-        root = remove(root, node);
-        left[node] = freeHead;
+        pathTo(node);
+        final int dIdx = pathLen - 1;
+        final long[] a = n;
+        final int db = node * STRIDE;
+        final long dMeta = a[db + META];
+        final int l = (int)(dMeta & LINK_MASK);
+        final int r = (int)((dMeta >>> LINK_BITS) & LINK_MASK);
+        final long dPrevHi = a[db + PREV_HI];
+        if (r == NIL)
+        {
+            // the successor, if any, is the nearest ancestor reached by going left
+            final long key = a[db + LO];
+            int sIdx = Integer.MAX_VALUE;
+            for (int i = dIdx - 1; i >= 0; i--)
+            {
+                final int anc = path[i];
+                if (key < lo(anc))
+                {
+                    a[anc * STRIDE + PREV_HI] = dPrevHi;
+                    sIdx = i;
+                    break;
+                }
+            }
+            replaceChild(dIdx, node, l);
+            release(node);
+            rebalanceUp(dIdx - 1, sIdx);
+            return;
+        }
+        // the successor s is the leftmost node of the right subtree: it takes node's place
+        int depth = dIdx + 1;
+        int s = r;
+        int sl;
+        while ((sl = left(s)) != NIL)
+        {
+            visits++;
+            path[depth++] = s;
+            s = sl;
+        }
+        visits++;
+        if (s != r)
+        {
+            setLeft(path[depth - 1], right(s));
+            setRight(s, r);
+        }
+        setLeft(s, l);
+        a[s * STRIDE + PREV_HI] = dPrevHi;
+        replaceChild(dIdx, node, s);
+        path[dIdx] = s;
+        release(node);
+        rebalanceUp(s == r ? dIdx : depth - 1, dIdx);
+    }
+
+    /** Puts {@code child} where {@code old} (at {@code path[idx]}) hangs. */
+    private void replaceChild(final int idx, final int old, final int child)
+    {
+        if (idx == 0)
+        {
+            root = child;
+        }
+        else
+        {
+            final int parent = path[idx - 1];
+            if (left(parent) == old)
+            {
+                setLeft(parent, child);
+            }
+            else
+            {
+                setRight(parent, child);
+            }
+        }
+    }
+
+    private void release(final int node)
+    {
+        n[node * STRIDE + META] = freeHead;
         freeHead = node;
         size--;
+        pathNode = NIL;
     }
 
     /** Lowers {@code node}'s lo to {@code newLo}, which must stay above its predecessor's hi. */
     void lowerLo(final int node, final long newLo)
     {
-        lo[node] = newLo;
-        refreshPath(root, node);
+        pathTo(node);
+        n[node * STRIDE + LO] = newLo;
+        pathNode = NIL;
+        rebalanceUp(pathLen - 1, pathLen - 1);
+    }
+
+    /**
+     * Re-balances and re-augments {@code path[from]}, then its ancestors, stopping at the first one at or above
+     * {@code path[mustReach]} whose subtree's height and augmentation are unchanged.
+     */
+    private void rebalanceUp(final int from, final int mustReach)
+    {
+        final long[] a = n;
+        for (int i = from; i >= 0; i--)
+        {
+            final int t = path[i];
+            final int b = t * STRIDE;
+            final long oldFit = a[b + MAX_FIT];
+            final long oldGap = a[b + MAX_GAP];
+            final long oldH = a[b + META] & HEIGHT_MASK;
+            final int nt = balance(t);
+            final int nb = nt * STRIDE;
+            if (nt != t)
+            {
+                replaceChild(i, t, nt);
+            }
+            if (i <= mustReach && a[nb + MAX_FIT] == oldFit && a[nb + MAX_GAP] == oldGap
+                && (a[nb + META] & HEIGHT_MASK) == oldH)
+            {
+                return;
+            }
+        }
     }
 
     /**
@@ -292,15 +474,16 @@ final class IovaTree
         {
             return fitRun(0, Long.MAX_VALUE - 1);
         }
-        final long p = search(root, false);
-        if (p >= 0)
-        {
-            return p;
-        }
-        return fitRun(0, minLo[root] - 1); // the run below the lowest node
+        // the left spine starts below every window, so it is never "fully inside": the lowest node's run,
+        // which the augmentation leaves out, is still looked at there, in order
+        return search(root, Long.MIN_VALUE, Long.MAX_VALUE, false);
     }
 
-    private long search(final int t, final boolean inside)
+    /**
+     * @param gapsLo lowest pfn an own gap of the subtree can hold (just above its nearest left ancestor)
+     * @param gapsHi highest pfn an own gap of the subtree can hold
+     */
+    private long search(final int t, final long gapsLo, final long gapsHi, final boolean inside)
     {
         if (t == NIL)
         {
@@ -310,46 +493,37 @@ final class IovaTree
         boolean fullyInside = inside;
         if (!fullyInside)
         {
-            // internal gaps lie strictly between minLo and maxHi
-            if (maxHi[t] - 1 < sLow || minLo[t] + sSize >= sBound)
+            if (gapsHi < sLow || gapsLo > sBound - sSize)
             {
                 return -1;
             }
-            fullyInside = minLo[t] + 1 >= sLow && maxHi[t] <= sBound;
+            fullyInside = gapsLo >= sLow && gapsHi < sBound;
         }
-        if (fullyInside && !fits(t))
+        final long[] a = n;
+        final int b = t * STRIDE;
+        if (fullyInside && !(sAligned ? a[b + MAX_FIT] >= sThreshold : a[b + MAX_GAP] >= sSize))
         {
             return -1;
         }
-        final int r = right[t];
-        final int l = left[t];
-        long p = search(r, fullyInside);
+        final long meta = a[b + META];
+        final int l = (int)(meta & LINK_MASK);
+        final int r = (int)((meta >>> LINK_BITS) & LINK_MASK);
+        final long lo = a[b + LO];
+        final long prevHi = a[b + PREV_HI];
+        if (r != NIL)
+        {
+            final long p = search(r, a[b + HI] + 1, gapsHi, fullyInside);
+            if (p >= 0)
+            {
+                return p;
+            }
+        }
+        final long p = fitRun(prevHi + 1, lo - 1);
         if (p >= 0)
         {
             return p;
         }
-        if (r != NIL)
-        {
-            p = fitRun(hi[t] + 1, minLo[r] - 1);
-            if (p >= 0)
-            {
-                return p;
-            }
-        }
-        if (l != NIL)
-        {
-            p = fitRun(maxHi[l] + 1, lo[t] - 1);
-            if (p >= 0)
-            {
-                return p;
-            }
-        }
-        return search(l, fullyInside);
-    }
-
-    private boolean fits(final int t)
-    {
-        return sAligned ? maxFit[t] >= sThreshold : maxGap[t] >= sSize;
+        return search(l, gapsLo, prevHi - 1, fullyInside);
     }
 
     /** Highest placement in the free run [a, b] clipped to the search window, or -1. */
@@ -392,11 +566,11 @@ final class IovaTree
     {
         if (freeHead != NIL)
         {
-            final int n = freeHead;
-            freeHead = left[n];
-            return n;
+            final int t = freeHead;
+            freeHead = (int)(n[t * STRIDE + META] & LINK_MASK);
+            return t;
         }
-        if (nextUnused == lo.length)
+        if ((long)(nextUnused + 1) * STRIDE > n.length)
         {
             grow();
         }
@@ -405,113 +579,34 @@ final class IovaTree
 
     private void grow()
     {
-        final int capacity = lo.length + (lo.length >> 1) + 16;
-        lo = Arrays.copyOf(lo, capacity);
-        hi = Arrays.copyOf(hi, capacity);
-        minLo = Arrays.copyOf(minLo, capacity);
-        maxHi = Arrays.copyOf(maxHi, capacity);
-        maxFit = Arrays.copyOf(maxFit, capacity);
-        maxGap = Arrays.copyOf(maxGap, capacity);
-        left = Arrays.copyOf(left, capacity);
-        right = Arrays.copyOf(right, capacity);
-        height = Arrays.copyOf(height, capacity);
-    }
-
-    private int insert(final int t, final int n)
-    {
-        if (t == NIL)
+        final int nodes = n.length / STRIDE;
+        if (nodes > MAX_NODES)
         {
-            return n;
+            throw new IllegalStateException("IOVA tree full: " + MAX_NODES + " ranges");
         }
-        visits++;
-        if (lo[n] < lo[t])
-        {
-            left[t] = insert(left[t], n);
-        }
-        else
-        {
-            right[t] = insert(right[t], n);
-        }
-        return balance(t);
-    }
-
-    private int remove(final int t, final int node)
-    {
-        visits++;
-        if (t == node)
-        {
-            final int l = left[t];
-            final int r = right[t];
-            if (l == NIL)
-            {
-                return r;
-            }
-            if (r == NIL)
-            {
-                return l;
-            }
-            final int newRight = removeMin(r);
-            final int m = detached;
-            left[m] = l;
-            right[m] = newRight;
-            return balance(m);
-        }
-        if (lo[node] < lo[t])
-        {
-            left[t] = remove(left[t], node);
-        }
-        else
-        {
-            right[t] = remove(right[t], node);
-        }
-        return balance(t);
-    }
-
-    private int removeMin(final int t)
-    {
-        visits++;
-        if (left[t] == NIL)
-        {
-            detached = t;
-            return right[t];
-        }
-        left[t] = removeMin(left[t]);
-        return balance(t);
-    }
-
-    private void refreshPath(final int t, final int node)
-    {
-        if (t != node)
-        {
-            refreshPath(lo[node] < lo[t] ? left[t] : right[t], node);
-        }
-        update(t);
-    }
-
-    private int h(final int t)
-    {
-        return t == NIL ? 0 : height[t];
+        final int capacity = (int)Math.min((long)MAX_NODES + 1, nodes + (nodes >> 1) + 16L);
+        n = Arrays.copyOf(n, capacity * STRIDE);
     }
 
     private int balance(final int t)
     {
         update(t);
-        final int bf = h(left[t]) - h(right[t]);
+        final int l = left(t);
+        final int r = right(t);
+        final int bf = h(l) - h(r);
         if (bf > 1)
         {
-            final int l = left[t];
-            if (h(left[l]) < h(right[l]))
+            if (h(left(l)) < h(right(l)))
             {
-                left[t] = rotateLeft(l);
+                setLeft(t, rotateLeft(l));
             }
             return rotateRight(t);
         }
         if (bf < -1)
         {
-            final int r = right[t];
-            if (h(right[r]) < h(left[r]))
+            if (h(right(r)) < h(left(r)))
             {
-                right[t] = rotateRight(r);
+                setRight(t, rotateRight(r));
             }
             return rotateLeft(t);
         }
@@ -520,9 +615,9 @@ final class IovaTree
 
     private int rotateRight(final int t)
     {
-        final int l = left[t];
-        left[t] = right[l];
-        right[l] = t;
+        final int l = left(t);
+        setLeft(t, right(l));
+        setRight(l, t);
         update(t);
         update(l);
         return l;
@@ -530,70 +625,69 @@ final class IovaTree
 
     private int rotateLeft(final int t)
     {
-        final int r = right[t];
-        right[t] = left[r];
-        left[r] = t;
+        final int r = right(t);
+        setRight(t, left(r));
+        setLeft(r, t);
         update(t);
         update(r);
         return r;
     }
 
+    /** Recomputes {@code t}'s height and augmentation from its own gap and its children (NIL's are zero). */
     private void update(final int t)
     {
-        final int l = left[t];
-        final int r = right[t];
-        long fit = 0;
-        long gap = 0;
-        if (l != NIL)
+        final long[] a = n;
+        final int b = t * STRIDE;
+        final long meta = a[b + META];
+        final int lb = (int)(meta & LINK_MASK) * STRIDE;
+        final int rb = (int)((meta >>> LINK_BITS) & LINK_MASK) * STRIDE;
+        final long lo = a[b + LO];
+        final long prevHi = a[b + PREV_HI];
+        long fit = Math.max(a[lb + MAX_FIT], a[rb + MAX_FIT]);
+        long gap = Math.max(a[lb + MAX_GAP], a[rb + MAX_GAP]);
+        if (prevHi >= 0)
         {
-            minLo[t] = minLo[l];
-            fit = Math.max(maxFit[l], fitKey(maxHi[l] + 1, lo[t] - 1));
-            gap = Math.max(maxGap[l], lo[t] - 1 - maxHi[l]);
+            fit = Math.max(fit, fitKey(prevHi + 1, lo - 1));
+            gap = Math.max(gap, lo - 1 - prevHi);
         }
-        else
-        {
-            minLo[t] = lo[t];
-        }
-        if (r != NIL)
-        {
-            maxHi[t] = maxHi[r];
-            fit = Math.max(fit, Math.max(maxFit[r], fitKey(hi[t] + 1, minLo[r] - 1)));
-            gap = Math.max(gap, Math.max(maxGap[r], minLo[r] - 1 - hi[t]));
-        }
-        else
-        {
-            maxHi[t] = hi[t];
-        }
-        maxFit[t] = fit;
-        maxGap[t] = gap;
-        height[t] = (byte)(1 + Math.max(h(l), h(r)));
+        a[b + MAX_FIT] = fit;
+        a[b + MAX_GAP] = gap;
+        final long height = 1 + Math.max(a[lb + META] >>> HEIGHT_SHIFT, a[rb + META] >>> HEIGHT_SHIFT);
+        a[b + META] = (meta & ~HEIGHT_MASK) | (height << HEIGHT_SHIFT);
     }
 
-    /** Test hook: checks order, augmentation and balance of the whole tree; @return node count. */
+    /** Test hook: checks order, own gaps, augmentation and balance of the whole tree; @return node count. */
     int verify()
     {
-        return verify(root, Long.MIN_VALUE);
+        if (n[0] != 0 || n[1] != 0 || n[2] != 0 || n[3] != 0 || n[4] != 0 || n[5] != 0)
+        {
+            throw new IllegalStateException("NIL slot written");
+        }
+        prevVerified = -1;
+        return verify(root);
     }
 
-    private int verify(final int t, final long above)
+    private long prevVerified;
+
+    private int verify(final int t)
     {
         if (t == NIL)
         {
             return 0;
         }
-        final int nl = verify(left[t], above);
-        final long keepFit = maxFit[t];
-        final long keepGap = maxGap[t];
-        final long keepMin = minLo[t];
-        final long keepMax = maxHi[t];
-        final byte keepH = height[t];
+        final int nl = verify(left(t));
+        final int b = t * STRIDE;
+        final long keepFit = n[b + MAX_FIT];
+        final long keepGap = n[b + MAX_GAP];
+        final long keepMeta = n[b + META];
         update(t);
-        if (keepFit != maxFit[t] || keepGap != maxGap[t] || keepMin != minLo[t] || keepMax != maxHi[t] ||
-            keepH != height[t] || Math.abs(h(left[t]) - h(right[t])) > 1 || lo[t] > hi[t] ||
-            (left[t] != NIL && maxHi[left[t]] >= lo[t]) || (right[t] != NIL && minLo[right[t]] <= hi[t]))
+        if (keepFit != n[b + MAX_FIT] || keepGap != n[b + MAX_GAP] || keepMeta != n[b + META]
+            || Math.abs(h(left(t)) - h(right(t))) > 1 || lo(t) > hi(t) || n[b + PREV_HI] != prevVerified
+            || lo(t) <= prevVerified)
         {
-            throw new IllegalStateException("corrupt node " + t + " [" + lo[t] + ", " + hi[t] + "]");
+            throw new IllegalStateException("corrupt node " + t + " [" + lo(t) + ", " + hi(t) + "]");
         }
-        return nl + 1 + verify(right[t], above);
+        prevVerified = hi(t);
+        return nl + 1 + verify(right(t));
     }
 }
