@@ -15,6 +15,7 @@ import dev.dmasim.engine.iova.IovaDomain;
 import dev.dmasim.engine.swiotlb.Swiotlb;
 import dev.dmasim.engine.trace.DmaTracer;
 import dev.dmasim.sim.iommu.DomainType;
+import dev.dmasim.sim.iommu.IoPageTable;
 import dev.dmasim.sim.iommu.IommuDomain;
 import dev.dmasim.sim.iommu.IommuProt;
 import dev.dmasim.sim.mem.PageAllocator;
@@ -521,27 +522,35 @@ public final class DmaIommu implements DmaOps
             invalidateSg(sg, nents);
             return -Errno.ENOMEM;
         }
-        final int prot = prot(dir, d.coherent, attrs);
-        long mapped = 0;
-        for (int i = 0; i < nents; i++)
+        // iommu_map_sg: the entries back to back from iova, one page-table walk per leaf table (not per entry); on
+        // failure nothing stays mapped
+        final int rc = c.domain.mapSegments(iova, sg, SG_SEGMENTS, nents, prot(dir, d.coherent, attrs));
+        if (rc != 0)
         {
-            final int rc = c.domain.map(iova + mapped, sg.phys(i), sg.length(i), prot);
-            if (rc != 0)
-            {
-                if (mapped > 0)
-                {
-                    c.domain.unmap(iova, mapped);
-                }
-                c.iovad.freeIovaFast(iova >>> SHIFT, iovaLen >>> SHIFT, cpu);
-                invalidateSg(sg, nents);
-                // iommu_dma_map_sg passes -ENOMEM (no page-table page) through; anything else is -EINVAL
-                return rc == -Errno.ENOMEM ? -Errno.ENOMEM : -Errno.EINVAL;
-            }
-            mapped += sg.length(i);
+            c.iovad.freeIovaFast(iova >>> SHIFT, iovaLen >>> SHIFT, cpu);
+            invalidateSg(sg, nents);
+            // iommu_dma_map_sg passes -ENOMEM (no page-table page) through; anything else is -EINVAL
+            return rc == -Errno.ENOMEM ? -Errno.ENOMEM : -Errno.EINVAL;
         }
         DmaTracer.iommuMapSg(eng, iova, sg, nents);
         return finaliseSg(d, sg, nents, iova);
     }
+
+    /** The CPU side of a scatter list as page-table segments (stateless, so shared). */
+    private static final IoPageTable.SegmentSource<ScatterList> SG_SEGMENTS = new IoPageTable.SegmentSource<>()
+    {
+        @Override
+        public long phys(final ScatterList list, final int i)
+        {
+            return list.phys(i);
+        }
+
+        @Override
+        public long length(final ScatterList list, final int i)
+        {
+            return list.length(i);
+        }
+    };
 
     /** {@code __finalise_sg}: restores each entry and emits merged DMA segments. @return the segment count. */
     private static int finaliseSg(final DeviceContext d, final ScatterList sg, final int nents, final long iova)

@@ -40,6 +40,11 @@ import java.util.concurrent.atomic.AtomicLong;
  *   <li>A block leaf is written only into an empty slot; where a (possibly empty) table already sits, the range
  *       is mapped with smaller leaves inside it.</li>
  * </ul>
+ * <b>Walks.</b> {@link #map}, {@link #mapSegments} and {@link #unmap} walk down from the root once per leaf table
+ * and then write (or clear) consecutive slots of that table, each with its own CAS; a 4 KiB leaf table found on
+ * the way is remembered for the next range of a {@code mapSegments} call in the same 2 MiB region, which is safe
+ * because tables are never freed or replaced before {@link #destroy()}.
+ * <p>
  * Progress: map, unmap and walks are lock-free (a CAS fails only if another thread changed the same PTE).
  */
 public final class IoPageTable
@@ -144,24 +149,202 @@ public final class IoPageTable
         {
             return -EINVAL;
         }
+        final long r = mapSegment(iova, phys, size, IommuProt.toPteAttrs(prot), 0L);
+        return r < 0 ? (int)r : 0;
+    }
+
+    /**
+     * Supplies the physical ranges of a segment list (a scatter list) to {@link #mapSegments} without allocating:
+     * a stateless function of the caller's own list object.
+     *
+     * @param <T> the caller's list type.
+     */
+    public interface SegmentSource<T>
+    {
+        /** @return the physical byte address of segment {@code i} (4 KiB aligned). */
+        long phys(T list, int i);
+
+        /** @return the length in bytes of segment {@code i} (a positive multiple of 4 KiB). */
+        long length(T list, int i);
+    }
+
+    /**
+     * Maps {@code count} segments back to back in IOVA space from {@code iova}: segment {@code i} goes to
+     * {@code [iova + sum of earlier lengths, + length(i))}. Exactly what {@code count} consecutive {@link #map}
+     * calls would do (same leaves, same errors), but walking down from the root only once per leaf table rather
+     * than once per segment. On any failure everything this call mapped is unmapped again, as {@link #map} does.
+     *
+     * @return 0 (also for {@code count == 0}) or a negative errno as {@link #map} (for the first segment that fails).
+     * @throws IllegalStateException after {@link #destroy()}.
+     */
+    public <T> int mapSegments(final long iova, final T list, final SegmentSource<T> source, final int count,
+        final int prot)
+    {
+        checkLive();
+        if ((prot & ~IommuProt.ALL) != 0 || (prot & (IommuProt.READ | IommuProt.WRITE)) == 0 || count < 0)
+        {
+            return -EINVAL;
+        }
         final long attrs = IommuProt.toPteAttrs(prot);
+        long va = iova;
+        long hint = 0L;
+        for (int i = 0; i < count; i++)
+        {
+            final long pa = source.phys(list, i);
+            final long len = source.length(list, i);
+            final long r = validMap(va, pa, len) ? mapSegment(va, pa, len, attrs, hint) : -EINVAL;
+            if (r < 0)
+            {
+                if (va > iova)
+                {
+                    unmap(iova, va - iova);
+                }
+                return (int)r;
+            }
+            hint = r;
+            va += len;
+        }
+        return 0;
+    }
+
+    private static boolean validMap(final long iova, final long phys, final long size)
+    {
+        return validRange(iova, size) && phys >= 0 && (phys & GRANULE_MASK) == 0 && phys < OA_LIMIT &&
+            size <= OA_LIMIT - phys;
+    }
+
+    /**
+     * Maps one validated range, one walk per leaf table: the walk goes down to the table that holds the first
+     * leaf, then {@link #mapRun} fills consecutive slots of that table. {@code hint} is what the previous call
+     * returned when it ended exactly at {@code va} (0: none).
+     *
+     * @return on success a hint for a following contiguous range: {@code leafTable | 1} of the last 4 KiB page
+     * mapped, or 0 if the range ended with a block; on failure a negative errno, with this range's part unmapped.
+     */
+    private long mapSegment(final long iova, final long phys, final long size, final long attrs, final long hint)
+    {
         long done = 0;
+        long l3 = hint;
         while (done < size)
         {
             final long va = iova + done;
             final long pa = phys + done;
-            final long mapped = mapOne(va, pa, attrs, leafLevelFor(va, pa, size - done));
+            final long rem = size - done;
+            final int want = leafLevelFor(va, pa, rem);
+            long tableLevel;
+            if (want == LEVELS - 1 && l3 != 0L && (va & (BLOCK_2M - 1)) != 0)
+            {
+                // the previous leaf was a 4 KiB page in the same 2 MiB region: its table holds this slot too (a
+                // table, once installed, stays until destroy())
+                tableLevel = (l3 & ~1L) | (LEVELS - 1);
+            }
+            else
+            {
+                tableLevel = walkToLeafTable(va, want);
+            }
+            long mapped = tableLevel < 0 ? tableLevel : mapRun(tableLevel, va, pa, rem, attrs);
             if (mapped < 0)
             {
                 if (done > 0)
                 {
                     unmap(iova, done);
                 }
-                return (int)mapped;
+                return mapped;
+            }
+            if (mapped > 0)
+            {
+                l3 = (int)(tableLevel & GRANULE_MASK) == LEVELS - 1 ? (tableLevel & ~GRANULE_MASK) | 1L : 0L;
+            }
+            else
+            {
+                l3 = 0L; // a table appeared where a block was to go: walk again (the walk descends into it)
             }
             done += mapped;
         }
-        return 0;
+        return l3;
+    }
+
+    /**
+     * Walks down (installing missing tables) to the table whose slot for {@code va} takes a leaf of level
+     * {@code target}, or of a deeper level where a table already sits at {@code target}.
+     *
+     * @return {@code table | level} (tables are 4 KiB aligned), or a negative errno.
+     */
+    private long walkToLeafTable(final long va, final int target)
+    {
+        final PhysicalMemory mem = memory;
+        long table = root;
+        for (int level = 0; level < LEVELS - 1; level++)
+        {
+            final long slot = slot(table, va, level);
+            long pte = mem.getLongAcquire(slot);
+            if (level >= target)
+            {
+                if (PteDescriptor.isTable(pte))
+                {
+                    table = PteDescriptor.outputAddress(pte); // a table sits where the block would go
+                    continue;
+                }
+                return table | level; // empty (or a conflicting leaf: mapRun reports EEXIST)
+            }
+            if (pte == 0L)
+            {
+                pte = installTable(slot);
+                if (pte == 0L)
+                {
+                    return -ENOMEM;
+                }
+            }
+            if (!PteDescriptor.isTable(pte))
+            {
+                return -EEXIST; // a block leaf covers va
+            }
+            table = PteDescriptor.outputAddress(pte);
+        }
+        return table | (LEVELS - 1);
+    }
+
+    /**
+     * Writes leaves of one level into consecutive slots of one table, from {@code va}'s slot to the end of the
+     * table or of the range (blocks: while the remaining size holds a whole block). Each leaf is published by a
+     * compare-and-set from 0.
+     *
+     * @return bytes mapped (0 if a table sits in the first slot: the caller walks again), or {@code -EEXIST} if
+     * the first slot holds a leaf; a conflict after the first slot ends the run early.
+     */
+    private long mapRun(final long tableLevel, final long va, final long pa, final long rem, final long attrs)
+    {
+        final PhysicalMemory mem = memory;
+        final int level = (int)(tableLevel & GRANULE_MASK);
+        final long table = tableLevel & ~GRANULE_MASK;
+        final int shift = PteDescriptor.levelShift(level);
+        final long leafSize = 1L << shift;
+        int idx = (int)((va >>> shift) & (PTES_PER_TABLE - 1));
+        final long n = Math.min(PTES_PER_TABLE - idx, rem >>> shift);
+        long slot = table + ((long)idx << 3);
+        long out = pa;
+        long done = 0;
+        for (long k = 0; k < n; k++)
+        {
+            final long leaf = PteDescriptor.leaf(out, attrs, level);
+            while (!mem.compareAndSetLong(slot, 0L, leaf))
+            {
+                final long pte = mem.getLongAcquire(slot);
+                if (pte == 0L)
+                {
+                    continue; // lost a race with an (overlapping) mapper that has since unmapped: try again
+                }
+                if (done > 0)
+                {
+                    return done; // the caller comes back to this slot with a fresh walk
+                }
+                return PteDescriptor.isTable(pte) && level < LEVELS - 1 ? 0L : -EEXIST;
+            }
+            done += leafSize;
+            out += leafSize;
+            slot += 8;
+        }
+        return done;
     }
 
     /**
@@ -190,24 +373,39 @@ public final class IoPageTable
             long table = root;
             for (int level = 0; level < LEVELS; level++)
             {
-                final long slot = slot(table, va, level);
-                final long pte = mem.getLongAcquire(slot);
+                long slot = slot(table, va, level);
+                long pte = mem.getLongAcquire(slot);
                 if (PteDescriptor.isTable(pte) && level < LEVELS - 1)
                 {
                     table = PteDescriptor.outputAddress(pte);
                     continue;
                 }
-                if (!PteDescriptor.isLeaf(pte))
+                // va's leaf is in this table: clear consecutive leaves of this level in it, one walk for all
+                final int shift = PteDescriptor.levelShift(level);
+                final long leafSize = 1L << shift;
+                if ((va & (leafSize - 1)) != 0)
                 {
                     break outer;
                 }
-                final long leafSize = 1L << PteDescriptor.levelShift(level);
-                if ((va & (leafSize - 1)) != 0 || size - done < leafSize || !mem.compareAndSetLong(slot, pte, 0L))
+                final long end = table + ((long)PTES_PER_TABLE << 3);
+                while (true)
                 {
-                    break outer;
+                    if (!PteDescriptor.isLeaf(pte) || size - done < leafSize || !mem.compareAndSetLong(slot, pte, 0L))
+                    {
+                        break outer;
+                    }
+                    done += leafSize;
+                    slot += 8;
+                    if (slot == end || done >= size)
+                    {
+                        continue outer;
+                    }
+                    pte = mem.getLongAcquire(slot);
+                    if (PteDescriptor.isTable(pte) && level < LEVELS - 1)
+                    {
+                        continue outer; // a table next to a block: walk again from the root
+                    }
                 }
-                done += leafSize;
-                continue outer;
             }
             break;
         }
@@ -289,58 +487,6 @@ public final class IoPageTable
         }
         pages.freePages(table, 0);
         tablePages.decrementAndGet();
-    }
-
-    /** @return bytes mapped (&gt; 0), or a negative errno. */
-    private long mapOne(final long va, final long pa, final long attrs, final int targetLevel)
-    {
-        final PhysicalMemory mem = memory;
-        int target = targetLevel;
-        long table = root;
-        for (int level = 0; level < LEVELS; level++)
-        {
-            final long slot = slot(table, va, level);
-            if (level == target)
-            {
-                final long leaf = PteDescriptor.leaf(pa, attrs, level);
-                while (true)
-                {
-                    final long pte = mem.getLongAcquire(slot);
-                    if (pte == 0L)
-                    {
-                        if (mem.compareAndSetLong(slot, 0L, leaf))
-                        {
-                            return 1L << PteDescriptor.levelShift(level);
-                        }
-                        continue; // lost a race with an (overlapping) mapper: look at what it wrote
-                    }
-                    if (PteDescriptor.isTable(pte) && level < LEVELS - 1)
-                    {
-                        // a table already sits where the block would go: map with the next smaller leaf inside it
-                        table = PteDescriptor.outputAddress(pte);
-                        target = level + 1;
-                        break;
-                    }
-                    return -EEXIST;
-                }
-                continue;
-            }
-            long pte = mem.getLongAcquire(slot);
-            if (pte == 0L)
-            {
-                pte = installTable(slot);
-                if (pte == 0L)
-                {
-                    return -ENOMEM;
-                }
-            }
-            if (!PteDescriptor.isTable(pte))
-            {
-                return -EEXIST; // a block leaf covers va
-            }
-            table = PteDescriptor.outputAddress(pte);
-        }
-        throw new IllegalStateException("unreachable: target level " + targetLevel);
     }
 
     /** @return the table PTE now in {@code slot} (ours or a racing winner's; possibly a leaf), or 0 on ENOMEM. */

@@ -81,6 +81,20 @@ public final class IommuDomain
     }
 
     /**
+     * Maps {@code count} segments back to back from {@code iova}; see {@link IoPageTable#mapSegments} (one
+     * page-table walk per leaf table instead of one per segment).
+     *
+     * @return 0 or a negative errno; {@code -EINVAL} for IDENTITY and BLOCKED domains.
+     * @throws IllegalStateException after {@link Iommu#freeDomain}.
+     */
+    public <T> int mapSegments(final long iova, final T list, final IoPageTable.SegmentSource<T> source,
+        final int count, final int prot)
+    {
+        final IoPageTable t = liveTable();
+        return t == null ? -IoPageTable.EINVAL : t.mapSegments(iova, list, source, count, prot);
+    }
+
+    /**
      * Unmaps as {@link IoPageTable#unmap} and marks the IOTLB entries of the unmapped pages stale (they still
      * translate until invalidated).
      *

@@ -102,6 +102,101 @@ class IoPageTableTest
         assertThat(m.pages.freePageCount()).as("seed=" + seed + ": page-table pages leaked").isEqualTo(freeAtStart);
     }
 
+    /** A segment list for {@link IoPageTable#mapSegments}: {phys, length} pairs. */
+    private static final IoPageTable.SegmentSource<long[]> PAIRS = new IoPageTable.SegmentSource<>()
+    {
+        @Override
+        public long phys(final long[] list, final int i)
+        {
+            return list[2 * i];
+        }
+
+        @Override
+        public long length(final long[] list, final int i)
+        {
+            return list[2 * i + 1];
+        }
+    };
+
+    /**
+     * mapSegments must do exactly what one map() per segment did (with the caller unmapping the earlier segments
+     * when one fails), and unmap the same, leaf for leaf, on random lists over a window of several L3 tables
+     * (with blocks: 2 MiB-aligned segments and IOVAs, so 2 MiB leaves next to 4 KiB ones).
+     */
+    @ParameterizedTest
+    @ValueSource(longs = { 1, 7, 99, 0xBADC0DE, 20260102 })
+    void mapSegmentsShouldEqualOneMapPerSegment(final long seed)
+    {
+        for (final boolean blocks : new boolean[] { false, true })
+        {
+            final SplittableRandom rnd = new SplittableRandom(seed);
+            final long freeAtStart = m.pages.freePageCount();
+            final IoPageTable batched = table(blocks);
+            final IoPageTable single = table(blocks);
+            final long windowBase = G1 - 4 * M2;
+            final int windowPages = 4096; // 16 MiB: 8 L3 tables, across a 1 GiB boundary
+            for (int op = 0; op < 300; op++)
+            {
+                final String ctx = "seed=" + seed + " blocks=" + blocks + " op=" + op;
+                if (rnd.nextInt(3) != 0)
+                {
+                    final int n = 1 + rnd.nextInt(8);
+                    final long[] list = new long[2 * n];
+                    final boolean big = blocks && rnd.nextInt(4) == 0;
+                    long iova = windowBase + (big ? M2 * rnd.nextInt(windowPages / 512) : K4 * rnd.nextInt(windowPages));
+                    long total = 0;
+                    for (int i = 0; i < n; i++)
+                    {
+                        final long len = big && rnd.nextBoolean() ? M2 : K4 * (1 + rnd.nextInt(rnd.nextBoolean() ? 4 : 700));
+                        list[2 * i] = big ? M2 * (1 + rnd.nextInt(1 << 12)) : K4 * (1 + rnd.nextLong(1L << 28));
+                        list[2 * i + 1] = rnd.nextInt(40) == 0 ? 0 : len; // now and then an invalid (empty) segment
+                        total += list[2 * i + 1];
+                    }
+                    if (iova + total > windowBase + windowPages * K4)
+                    {
+                        iova = windowBase;
+                    }
+                    final int prot = 1 + rnd.nextInt(3);
+                    final int rcB = batched.mapSegments(iova, list, PAIRS, n, prot);
+                    int rcS = 0;
+                    long done = 0;
+                    for (int i = 0; i < n && rcS == 0; i++)
+                    {
+                        rcS = single.map(iova + done, list[2 * i], list[2 * i + 1], prot);
+                        if (rcS != 0 && done > 0)
+                        {
+                            single.unmap(iova, done);
+                        }
+                        done += list[2 * i + 1];
+                    }
+                    assertThat(rcB).as(ctx + " rc").isEqualTo(rcS);
+                }
+                else
+                {
+                    final long iova = windowBase + K4 * rnd.nextInt(windowPages);
+                    final long size = K4 * (1 + rnd.nextInt(1200));
+                    final long max = windowBase + windowPages * K4 - iova;
+                    final long s = Math.min(size, max);
+                    assertThat(batched.unmap(iova, s)).as(ctx + " unmap").isEqualTo(single.unmap(iova, s));
+                }
+                if (op % 20 == 19)
+                {
+                    for (int i = 0; i < windowPages; i++)
+                    {
+                        final long iova = windowBase + i * K4;
+                        assertThat(batched.walk(iova)).as(ctx + " iova 0x" + Long.toHexString(iova))
+                            .isEqualTo(single.walk(iova));
+                    }
+                }
+            }
+            assertThat(batched.mapSegments(windowBase, new long[0], PAIRS, 0, RW)).isZero();
+            assertThat(batched.mapSegments(windowBase, new long[] { K4, K4 }, PAIRS, 1, 0)).isEqualTo(-EINVAL);
+            batched.destroy();
+            single.destroy();
+            assertThat(m.pages.freePageCount()).as("pages leaked").isEqualTo(freeAtStart);
+        }
+    }
+
     private static void assertTableEquals(
         final IoPageTable t, final Map<Long, Page> model, final long base, final int pages, final String ctx)
     {
