@@ -33,7 +33,10 @@ import java.util.concurrent.atomic.LongAdder;
  * <ul>
  *   <li>Writers (fill, invalidate, mark stale) take a set by CAS of its sequence from even {@code s} to
  *       {@code s+1}, issue a {@link VarHandle#releaseFence()} (StoreStore: the odd sequence is visible before any
- *       data store), store tags and values with opaque stores, then publish {@code s+2} with a volatile store.</li>
+ *       data store), store tags and values with opaque stores, then publish {@code s+2} with a volatile store.
+ *       An invalidation or stale marking of a page that is not in its set reads the set as a reader does and
+ *       then moves the sequence from {@code s} to {@code s+2} with one CAS (no data store to publish; the CAS
+ *       fails, and it retries, if any writer took the set meanwhile).</li>
  *   <li>Readers load the sequence with a volatile load (retry while odd), load tag and value with opaque loads,
  *       issue a {@link VarHandle#acquireFence()} (LoadLoad: data loads complete before the re-check) and reload the
  *       sequence. If it changed, they retry. So a lookup never returns a torn (tag, value) pair: the value returned
@@ -440,6 +443,32 @@ public final class Iotlb
     {
         final long[] w = words;
         final int end = base + WAYS_BASE + 2 * ways;
+        // Fast path, the common case of an unmap: the page is not cached. Read the set like a lookup does and, if
+        // no way holds the tag, move the sequence from s straight to s+2 with one CAS. Success means no writer
+        // held the set between our read of s and the CAS (the sequence only grows), so the set had no entry to
+        // update; moving the sequence still abandons every fill whose token was read before (as lock + unlock).
+        probe:
+        while (true)
+        {
+            final long s = (long)ARRAY.getVolatile(w, base + SEQ);
+            if ((s & 1) != 0)
+            {
+                Thread.onSpinWait();
+                continue;
+            }
+            for (int i = base + WAYS_BASE; i < end; i += 2)
+            {
+                if ((long)ARRAY.getOpaque(w, i) == tag)
+                {
+                    break probe;
+                }
+            }
+            VarHandle.acquireFence(); // LoadLoad: the tag loads complete before the CAS reads the sequence
+            if (ARRAY.compareAndSet(w, base + SEQ, s, s + 2))
+            {
+                return 0;
+            }
+        }
         final long seq = lock(base);
         int n = 0;
         for (int i = base + WAYS_BASE; i < end; i += 2)
