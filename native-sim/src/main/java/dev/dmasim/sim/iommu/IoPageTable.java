@@ -4,6 +4,9 @@ import dev.dmasim.sim.mem.PageAllocator;
 import dev.dmasim.sim.mem.PhysicalMemory;
 import dev.dmasim.sim.mem.Zone;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.util.Arrays;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -45,6 +48,14 @@ import java.util.concurrent.atomic.AtomicLong;
  * the way is remembered for the next range of a {@code mapSegments} call in the same 2 MiB region, which is safe
  * because tables are never freed or replaced before {@link #destroy()}.
  * <p>
+ * <b>Walk cache.</b> For the same reason the 4 KiB leaf table of a 2 MiB IOVA region, once found, is the right
+ * one for the table's life, so a small direct-mapped cache (as an SMMU's walk cache: {@value #WALK_CACHE}
+ * entries, one long each = region number and table page frame) lets map, unmap and walks of 4 KiB pages start at
+ * the leaf table. Entries are stored with release and loaded with acquire: the storing thread reached the table
+ * through acquire loads of the PTE chain that published it, so a thread that takes the table from the cache also
+ * sees it zeroed. A region whose 2 MiB slot holds a block (or nothing) has no entry; stale entries of another
+ * region are simply replaced. Cleared by {@link #destroy()}.
+ * <p>
  * Progress: map, unmap and walks are lock-free (a CAS fails only if another thread changed the same PTE).
  */
 public final class IoPageTable
@@ -73,12 +84,19 @@ public final class IoPageTable
 
     private static final long GRANULE_MASK = GRANULE - 1;
     private static final int PTES_PER_TABLE = 512;
+    /** Walk-cache entries (a power of two): 128 MiB of IOVA space when the regions do not collide. */
+    private static final int WALK_CACHE = 64;
+    private static final int WC_PFN_BITS = 36;
+    private static final long WC_PFN_MASK = (1L << WC_PFN_BITS) - 1;
+    private static final VarHandle LONGS = MethodHandles.arrayElementVarHandle(long[].class);
 
     private final PhysicalMemory memory;
     private final PageAllocator pages;
     private final boolean blockMappings;
     private final long root;
     private final AtomicLong tablePages = new AtomicLong();
+    /** The walk cache: {@code region << 36 | tablePfn} per slot ({@code region & (WALK_CACHE - 1)}), -1 empty. */
+    private final long[] walkCache = new long[WALK_CACHE];
     private volatile boolean destroyed;
 
     private IoPageTable(
@@ -89,6 +107,7 @@ public final class IoPageTable
         this.blockMappings = blockMappings;
         this.root = root;
         tablePages.set(1);
+        Arrays.fill(walkCache, -1L);
     }
 
     /**
@@ -240,7 +259,8 @@ public final class IoPageTable
             }
             else
             {
-                tableLevel = walkToLeafTable(va, want);
+                final long cached = want == LEVELS - 1 ? cachedLeafTable(va) : -1L;
+                tableLevel = cached >= 0 ? cached | (LEVELS - 1) : walkToLeafTable(va, want);
             }
             long mapped = tableLevel < 0 ? tableLevel : mapRun(tableLevel, va, pa, rem, attrs);
             if (mapped < 0)
@@ -301,7 +321,33 @@ public final class IoPageTable
             }
             table = PteDescriptor.outputAddress(pte);
         }
+        cacheLeafTable(va, table);
         return table | (LEVELS - 1);
+    }
+
+    /** @return the cached 4 KiB leaf table of {@code va}'s 2 MiB region, or -1. */
+    private long cachedLeafTable(final long va)
+    {
+        final long region = va >>> 21;
+        final long e = (long)LONGS.getAcquire(walkCache, (int)region & (WALK_CACHE - 1));
+        return e >>> WC_PFN_BITS == region ? (e & WC_PFN_MASK) << 12 : -1L; // -1 >>> 36 is no 27-bit region
+    }
+
+    /** Remembers {@code table} as the leaf table of {@code va}'s 2 MiB region (reached by acquire loads). */
+    private void cacheLeafTable(final long va, final long table)
+    {
+        final long pfn = table >>> 12;
+        if (pfn > WC_PFN_MASK)
+        {
+            return; // a table above 2^48 does not fit the entry: not cached
+        }
+        final long region = va >>> 21;
+        final int i = (int)region & (WALK_CACHE - 1);
+        final long e = region << WC_PFN_BITS | pfn;
+        if ((long)LONGS.getOpaque(walkCache, i) != e)
+        {
+            LONGS.setRelease(walkCache, i, e);
+        }
     }
 
     /**
@@ -370,14 +416,19 @@ public final class IoPageTable
         while (done < size)
         {
             final long va = iova + done;
-            long table = root;
-            for (int level = 0; level < LEVELS; level++)
+            final long cached = cachedLeafTable(va);
+            long table = cached >= 0 ? cached : root;
+            for (int level = cached >= 0 ? LEVELS - 1 : 0; level < LEVELS; level++)
             {
                 long slot = slot(table, va, level);
                 long pte = mem.getLongAcquire(slot);
                 if (PteDescriptor.isTable(pte) && level < LEVELS - 1)
                 {
                     table = PteDescriptor.outputAddress(pte);
+                    if (level == LEVELS - 2)
+                    {
+                        cacheLeafTable(va, table);
+                    }
                     continue;
                 }
                 // va's leaf is in this table: clear consecutive leaves of this level in it, one walk for all
@@ -425,13 +476,18 @@ public final class IoPageTable
             return 0L;
         }
         final PhysicalMemory mem = memory;
-        long table = root;
-        for (int level = 0; level < LEVELS; level++)
+        final long cached = cachedLeafTable(iova);
+        long table = cached >= 0 ? cached : root;
+        for (int level = cached >= 0 ? LEVELS - 1 : 0; level < LEVELS; level++)
         {
             final long pte = mem.getLongAcquire(slot(table, iova, level));
             if (PteDescriptor.isTable(pte) && level < LEVELS - 1)
             {
                 table = PteDescriptor.outputAddress(pte);
+                if (level == LEVELS - 2)
+                {
+                    cacheLeafTable(iova, table);
+                }
             }
             else
             {
@@ -463,6 +519,7 @@ public final class IoPageTable
             return;
         }
         destroyed = true;
+        Arrays.fill(walkCache, -1L);
         freeTable(root, 0);
     }
 
