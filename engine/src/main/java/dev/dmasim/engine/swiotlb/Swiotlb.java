@@ -29,8 +29,9 @@ import dev.dmasim.sim.mem.PhysicalMemory;
  * <p><b>Per-slot metadata</b> (primitive arrays, indexed by slot): {@code list} = length of the free run
  * starting at the slot, up to the end of its segment (0 = allocated); {@code origBase} = the original physical
  * address corresponding to the slot's first byte, or -1 for a free or padding slot; {@code allocEnd} = bytes
- * from the slot's first byte to the end of its allocation; {@code padSlots} = leading padding slots (on the
- * mapping's first data slot); {@code mapOffset} = offset of the returned address within its slot on a
+ * from the slot's first byte to the end of its allocation (written by every map on all its slots, padding
+ * included; stale and never read on a free slot); {@code padSlots} = leading padding slots (on the
+ * mapping's first data slot, 0 elsewhere); {@code mapOffset} = offset of the returned address within its slot on a
  * mapping's first data slot, -1 elsewhere (lets unmap reject an address that does not start a live mapping).
  * The kernel keeps {@code orig_addr}/{@code alloc_size} relative to the mapping start instead; the stored values
  * differ by the in-slot offset, the arithmetic and the results are the same.
@@ -306,11 +307,15 @@ public final class Swiotlb
         final int pad = (int)(offset >>> IO_TLB_SHIFT);
         final int inSlot = (int)(offset & (IO_TLB_SIZE - 1));
         final int first = index + pad;
-        final int dataSlots = nrSlots(size) - pad;
+        final int nslots = nrSlots(size);
         padSlots[first] = (short)pad;
         mapOffset[first] = (short)inSlot;
+        for (int i = 0; i < nslots; i++)
+        {
+            allocEnd[index + i] = (int)(size - ((long)i << IO_TLB_SHIFT));
+        }
         final long base0 = origPhys - inSlot;
-        for (int i = 0; i < dataSlots; i++)
+        for (int i = 0, n = nslots - pad; i < n; i++)
         {
             origBase[first + i] = base0 + ((long)i << IO_TLB_SHIFT);
         }
@@ -459,7 +464,6 @@ public final class Swiotlb
                     for (int i = 0; i < nslots; i++)
                     {
                         list[slot + i] = 0;
-                        allocEnd[slot + i] = (int)(size - ((long)i << IO_TLB_SHIFT));
                     }
                     area.index = wrap((long)index + nslots);
                     area.used += nslots;
@@ -526,16 +530,22 @@ public final class Swiotlb
     {
         final int index = firstDataSlot - padSlots[firstDataSlot];
         final int nslots = nrSlots(allocEnd[index]);
+        // The run is still ours: reset its metadata before handing it back under the lock (the next owner
+        // acquires the same lock, so it sees these writes). Only what a later reader could see stale is reset:
+        // origBase of the data slots (padding slots stay INVALID from their last release), mapOffset and
+        // padSlots, which map writes on the first data slot only; allocEnd is rewritten by every map.
+        for (int i = firstDataSlot, e = index + nslots; i < e; i++)
+        {
+            origBase[i] = INVALID_PHYS;
+        }
+        mapOffset[firstDataSlot] = -1;
+        padSlots[firstDataSlot] = 0;
         final Area area = areas[index / areaNslabs];
         synchronized (area)
         {
             for (int i = index + nslots - 1; i >= index; i--)
             {
                 list[i] = FREE;
-                origBase[i] = INVALID_PHYS;
-                allocEnd[i] = 0;
-                padSlots[i] = 0;
-                mapOffset[i] = -1;
             }
             area.used -= nslots;
         }
