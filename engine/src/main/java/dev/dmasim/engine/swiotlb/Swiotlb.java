@@ -53,7 +53,8 @@ import dev.dmasim.sim.mem.PhysicalMemory;
  * happens-before edge (a queue, a lock), exactly as a kernel driver hands a buffer to its completion path.
  * Bounce copies run without locks; they touch only bytes of a live mapping, which nobody else owns.
  * {@link #usedSlots()} and {@link #usedHiwater()} are global atomics (the kernel's debugfs counters);
- * the statistics are per-area atomics. Counter reads are snapshots.
+ * the statistics are per-area: the map count and the map copy's bytes are plain {@code Area} fields written
+ * under the area lock at the claim (and read under it), the others per-area atomics. Counter reads are snapshots.
  *
  * <p><b>Deviations from the kernel</b> (all deliberate): the min_align_mask slot match is applied even when
  * {@code origPhys == 0} (the kernel skips it for its restricted-pool allocator, which dmasim does not model, and
@@ -95,7 +96,6 @@ public final class Swiotlb
 
     // Statistics: one padded group of counters per area (8 longs = 64 bytes per area).
     private static final int STAT_STRIDE_SHIFT = 3;
-    private static final int STAT_BOUNCES = 0;
     private static final int STAT_BYTES = 1;
     private static final int STAT_FAILURES = 2;
     private static final int STAT_OVERFLOWS = 3;
@@ -136,6 +136,9 @@ public final class Swiotlb
     {
         int used;
         int index;
+        /** Successful maps that claimed slots here, and their mapping bytes (the map copy), counted at the claim. */
+        long bounces;
+        long mapBytes;
     }
 
     /**
@@ -297,7 +300,7 @@ public final class Swiotlb
         }
         final long size = alignUp(mappingSize + offset, allocAlignMask + 1);
         final int index = size > MAX_MAPPING_BYTES ?
-            -1 : findSlots(origPhys, size, allocAlignMask, minAlignMask, segBoundaryMask, startArea);
+            -1 : findSlots(origPhys, size, mappingSize, allocAlignMask, minAlignMask, segBoundaryMask, startArea);
         if (index < 0)
         {
             return fail(dev, size, attrs, startArea);
@@ -320,9 +323,8 @@ public final class Swiotlb
             origBase[first + i] = base0 + ((long)i << IO_TLB_SHIFT);
         }
         final long tlbAddr = slotAddr(first) + inSlot;
-        final int area = index / areaNslabs;
-        stats.getAndIncrement(statIndex(area, STAT_BOUNCES));
-        copy(dev, origPhys, tlbAddr, mappingSize, area);
+        // The bounce and its bytes were counted under the area lock at the claim (no atomics here).
+        copyUncounted(dev, origPhys, tlbAddr, mappingSize, index / areaNslabs);
         return tlbAddr;
     }
 
@@ -376,6 +378,7 @@ public final class Swiotlb
     private int findSlots(
         final long origPhys,
         final long size,
+        final long mappingSize,
         final long allocAlignMask,
         final long minAlignMask,
         final long segBoundaryMask,
@@ -400,7 +403,7 @@ public final class Swiotlb
         int a = startArea;
         do
         {
-            final int index = searchArea(a, nslots, size, alignMask, iotlbAlignMask, origBits, stride,
+            final int index = searchArea(a, nslots, mappingSize, alignMask, iotlbAlignMask, origBits, stride,
                 tblDmaAddr, maxSlots, boundaryShift);
             if (index >= 0)
             {
@@ -417,7 +420,7 @@ public final class Swiotlb
     private int searchArea(
         final int areaIndex,
         final int nslots,
-        final long size,
+        final long mappingSize,
         final long alignMask,
         final long iotlbAlignMask,
         final long origBits,
@@ -467,6 +470,8 @@ public final class Swiotlb
                     }
                     area.index = wrap((long)index + nslots);
                     area.used += nslots;
+                    area.bounces++;
+                    area.mapBytes += mappingSize;
                     return slot;
                 }
                 index = wrap(index + stride);
@@ -623,8 +628,14 @@ public final class Swiotlb
         {
             return;
         }
-        final int rc = mem.copy(src, dst, len);
         stats.getAndAdd(statIndex(area, STAT_BYTES), len);
+        copyUncounted(dev, src, dst, len, area);
+    }
+
+    /** The copy without the byte count; {@code len > 0}. */
+    private void copyUncounted(final String dev, final long src, final long dst, final long len, final int area)
+    {
+        final int rc = mem.copy(src, dst, len);
         if (rc != MemTx.OK)
         {
             stats.getAndIncrement(statIndex(area, STAT_COPY_FAULTS));
@@ -739,13 +750,29 @@ public final class Swiotlb
     /** @return successful maps (bounce buffers handed out). */
     public long bounces()
     {
-        return sumStat(STAT_BOUNCES);
+        long sum = 0;
+        for (final Area a : areas)
+        {
+            synchronized (a)
+            {
+                sum += a.bounces;
+            }
+        }
+        return sum;
     }
 
     /** @return bytes copied between original and bounce buffers, both directions. */
     public long bytesBounced()
     {
-        return sumStat(STAT_BYTES);
+        long sum = sumStat(STAT_BYTES);
+        for (final Area a : areas)
+        {
+            synchronized (a)
+            {
+                sum += a.mapBytes;
+            }
+        }
+        return sum;
     }
 
     /** @return maps that found no slots (the pool was full, fragmented or the request too large). */
