@@ -29,8 +29,9 @@ import dev.dmasim.sim.mem.PhysicalMemory;
  * <p><b>Per-slot metadata</b> (primitive arrays, indexed by slot): {@code list} = length of the free run
  * starting at the slot, up to the end of its segment (0 = allocated); {@code origBase} = the original physical
  * address corresponding to the slot's first byte, or -1 for a free or padding slot; {@code allocEnd} = bytes
- * from the slot's first byte to the end of its allocation; {@code padSlots} = leading padding slots (on the
- * mapping's first data slot); {@code mapOffset} = offset of the returned address within its slot on a
+ * from the slot's first byte to the end of its allocation (written by every map on all its slots, padding
+ * included; stale and never read on a free slot); {@code padSlots} = leading padding slots (on the
+ * mapping's first data slot, 0 elsewhere); {@code mapOffset} = offset of the returned address within its slot on a
  * mapping's first data slot, -1 elsewhere (lets unmap reject an address that does not start a live mapping).
  * The kernel keeps {@code orig_addr}/{@code alloc_size} relative to the mapping start instead; the stored values
  * differ by the in-slot offset, the arithmetic and the results are the same.
@@ -52,7 +53,8 @@ import dev.dmasim.sim.mem.PhysicalMemory;
  * happens-before edge (a queue, a lock), exactly as a kernel driver hands a buffer to its completion path.
  * Bounce copies run without locks; they touch only bytes of a live mapping, which nobody else owns.
  * {@link #usedSlots()} and {@link #usedHiwater()} are global atomics (the kernel's debugfs counters);
- * the statistics are per-area atomics. Counter reads are snapshots.
+ * the statistics are per-area: the map count and the map copy's bytes are plain {@code Area} fields written
+ * under the area lock at the claim (and read under it), the others per-area atomics. Counter reads are snapshots.
  *
  * <p><b>Deviations from the kernel</b> (all deliberate): the min_align_mask slot match is applied even when
  * {@code origPhys == 0} (the kernel skips it for its restricted-pool allocator, which dmasim does not model, and
@@ -94,7 +96,6 @@ public final class Swiotlb
 
     // Statistics: one padded group of counters per area (8 longs = 64 bytes per area).
     private static final int STAT_STRIDE_SHIFT = 3;
-    private static final int STAT_BOUNCES = 0;
     private static final int STAT_BYTES = 1;
     private static final int STAT_FAILURES = 2;
     private static final int STAT_OVERFLOWS = 3;
@@ -135,6 +136,9 @@ public final class Swiotlb
     {
         int used;
         int index;
+        /** Successful maps that claimed slots here, and their mapping bytes (the map copy), counted at the claim. */
+        long bounces;
+        long mapBytes;
     }
 
     /**
@@ -296,7 +300,7 @@ public final class Swiotlb
         }
         final long size = alignUp(mappingSize + offset, allocAlignMask + 1);
         final int index = size > MAX_MAPPING_BYTES ?
-            -1 : findSlots(origPhys, size, allocAlignMask, minAlignMask, segBoundaryMask, startArea);
+            -1 : findSlots(origPhys, size, mappingSize, allocAlignMask, minAlignMask, segBoundaryMask, startArea);
         if (index < 0)
         {
             return fail(dev, size, attrs, startArea);
@@ -306,18 +310,21 @@ public final class Swiotlb
         final int pad = (int)(offset >>> IO_TLB_SHIFT);
         final int inSlot = (int)(offset & (IO_TLB_SIZE - 1));
         final int first = index + pad;
-        final int dataSlots = nrSlots(size) - pad;
+        final int nslots = nrSlots(size);
         padSlots[first] = (short)pad;
         mapOffset[first] = (short)inSlot;
+        for (int i = 0; i < nslots; i++)
+        {
+            allocEnd[index + i] = (int)(size - ((long)i << IO_TLB_SHIFT));
+        }
         final long base0 = origPhys - inSlot;
-        for (int i = 0; i < dataSlots; i++)
+        for (int i = 0, n = nslots - pad; i < n; i++)
         {
             origBase[first + i] = base0 + ((long)i << IO_TLB_SHIFT);
         }
         final long tlbAddr = slotAddr(first) + inSlot;
-        final int area = index / areaNslabs;
-        stats.getAndIncrement(statIndex(area, STAT_BOUNCES));
-        copy(dev, origPhys, tlbAddr, mappingSize, area);
+        // The bounce and its bytes were counted under the area lock at the claim (no atomics here).
+        copyUncounted(dev, origPhys, tlbAddr, mappingSize, index / areaNslabs);
         return tlbAddr;
     }
 
@@ -371,6 +378,7 @@ public final class Swiotlb
     private int findSlots(
         final long origPhys,
         final long size,
+        final long mappingSize,
         final long allocAlignMask,
         final long minAlignMask,
         final long segBoundaryMask,
@@ -395,7 +403,7 @@ public final class Swiotlb
         int a = startArea;
         do
         {
-            final int index = searchArea(a, nslots, size, alignMask, iotlbAlignMask, origBits, stride,
+            final int index = searchArea(a, nslots, mappingSize, alignMask, iotlbAlignMask, origBits, stride,
                 tblDmaAddr, maxSlots, boundaryShift);
             if (index >= 0)
             {
@@ -412,7 +420,7 @@ public final class Swiotlb
     private int searchArea(
         final int areaIndex,
         final int nslots,
-        final long size,
+        final long mappingSize,
         final long alignMask,
         final long iotlbAlignMask,
         final long origBits,
@@ -459,10 +467,11 @@ public final class Swiotlb
                     for (int i = 0; i < nslots; i++)
                     {
                         list[slot + i] = 0;
-                        allocEnd[slot + i] = (int)(size - ((long)i << IO_TLB_SHIFT));
                     }
                     area.index = wrap((long)index + nslots);
                     area.used += nslots;
+                    area.bounces++;
+                    area.mapBytes += mappingSize;
                     return slot;
                 }
                 index = wrap(index + stride);
@@ -526,16 +535,22 @@ public final class Swiotlb
     {
         final int index = firstDataSlot - padSlots[firstDataSlot];
         final int nslots = nrSlots(allocEnd[index]);
+        // The run is still ours: reset its metadata before handing it back under the lock (the next owner
+        // acquires the same lock, so it sees these writes). Only what a later reader could see stale is reset:
+        // origBase of the data slots (padding slots stay INVALID from their last release), mapOffset and
+        // padSlots, which map writes on the first data slot only; allocEnd is rewritten by every map.
+        for (int i = firstDataSlot, e = index + nslots; i < e; i++)
+        {
+            origBase[i] = INVALID_PHYS;
+        }
+        mapOffset[firstDataSlot] = -1;
+        padSlots[firstDataSlot] = 0;
         final Area area = areas[index / areaNslabs];
         synchronized (area)
         {
             for (int i = index + nslots - 1; i >= index; i--)
             {
                 list[i] = FREE;
-                origBase[i] = INVALID_PHYS;
-                allocEnd[i] = 0;
-                padSlots[i] = 0;
-                mapOffset[i] = -1;
             }
             area.used -= nslots;
         }
@@ -613,8 +628,14 @@ public final class Swiotlb
         {
             return;
         }
-        final int rc = mem.copy(src, dst, len);
         stats.getAndAdd(statIndex(area, STAT_BYTES), len);
+        copyUncounted(dev, src, dst, len, area);
+    }
+
+    /** The copy without the byte count; {@code len > 0}. */
+    private void copyUncounted(final String dev, final long src, final long dst, final long len, final int area)
+    {
+        final int rc = mem.copy(src, dst, len);
         if (rc != MemTx.OK)
         {
             stats.getAndIncrement(statIndex(area, STAT_COPY_FAULTS));
@@ -729,13 +750,29 @@ public final class Swiotlb
     /** @return successful maps (bounce buffers handed out). */
     public long bounces()
     {
-        return sumStat(STAT_BOUNCES);
+        long sum = 0;
+        for (final Area a : areas)
+        {
+            synchronized (a)
+            {
+                sum += a.bounces;
+            }
+        }
+        return sum;
     }
 
     /** @return bytes copied between original and bounce buffers, both directions. */
     public long bytesBounced()
     {
-        return sumStat(STAT_BYTES);
+        long sum = sumStat(STAT_BYTES);
+        for (final Area a : areas)
+        {
+            synchronized (a)
+            {
+                sum += a.mapBytes;
+            }
+        }
+        return sum;
     }
 
     /** @return maps that found no slots (the pool was full, fragmented or the request too large). */

@@ -233,6 +233,23 @@ public final class PhysAddressSpace implements PhysicalMemory, AutoCloseable
         checkOpen();
         checkRange("copy src", srcPhys, len);
         checkRange("copy dst", dstPhys, len);
+        if (len > 0)
+        {
+            // Fast path (every bounce copy): each range lies inside one piece (one RAM chunk or one MMIO region).
+            // The general loop below would decode both ranges fully, then copy exactly this one piece (forward
+            // or backward is the same single copyPiece, whose MemorySegment.copy has memmove semantics).
+            final int si = regionIndex(srcPhys);
+            final int di = regionIndex(dstPhys);
+            if (si >= 0 && di >= 0)
+            {
+                final Region sr = regions[si];
+                final Region dr = regions[di];
+                if (len <= pieceLimit(sr, srcPhys) - srcPhys && len <= pieceLimit(dr, dstPhys) - dstPhys)
+                {
+                    return copyPiece(sr, srcPhys, dr, dstPhys, len);
+                }
+            }
+        }
         final long decoded = Math.min(decodedPrefix(srcPhys, len), decodedPrefix(dstPhys, len));
         final boolean backward = dstPhys > srcPhys && dstPhys < srcPhys + decoded;
         int rc = MemTx.OK;
