@@ -183,43 +183,22 @@ public final class IotlbStress
     @State
     public static class WalkRacesUnmap
     {
-        static final VarHandle PTE;
-
-        static
-        {
-            try
-            {
-                PTE = MethodHandles.lookup().findVarHandle(WalkRacesUnmap.class, "pte", long.class);
-            }
-            catch (final ReflectiveOperationException ex)
-            {
-                throw new ExceptionInInitializerError(ex);
-            }
-        }
-
         final Iotlb iotlb = new Iotlb(1, 1);
         /** The leaf PTE of page A; 0 once unmapped. */
-        long pte = VALUE_A;
+        final PteCell pte = new PteCell(VALUE_A);
 
         /** The device's miss path ({@code IommuDomain.translate}). */
         @Actor
         public void device(final II_Result r)
         {
-            final long token = iotlb.fillToken(DOMAIN, PFN_A);
-            final long leaf = (long)PTE.getAcquire(this);
-            if (leaf == 0L)
-            {
-                r.r1 = 2;
-                return;
-            }
-            r.r1 = iotlb.fillIfUnchanged(DOMAIN, PFN_A, leaf, token) ? 1 : 0;
+            r.r1 = walkAndFill(iotlb, pte);
         }
 
         /** The strict-mode unmap: clear the PTE, then invalidate the IOTLB. */
         @Actor
         public void unmapper()
         {
-            PTE.compareAndSet(this, VALUE_A, 0L);
+            pte.clear(VALUE_A);
             iotlb.invalidateRange(DOMAIN, PFN_A << 12, 4096);
         }
 
@@ -247,43 +226,22 @@ public final class IotlbStress
     @State
     public static class WalkRacesLazyUnmap
     {
-        static final VarHandle PTE;
-
-        static
-        {
-            try
-            {
-                PTE = MethodHandles.lookup().findVarHandle(WalkRacesLazyUnmap.class, "pte", long.class);
-            }
-            catch (final ReflectiveOperationException ex)
-            {
-                throw new ExceptionInInitializerError(ex);
-            }
-        }
-
         final Iotlb iotlb = new Iotlb(1, 1);
         /** The leaf PTE of page A; 0 once unmapped. */
-        long pte = VALUE_A;
+        final PteCell pte = new PteCell(VALUE_A);
 
         /** The device's miss path ({@code IommuDomain.translate}). */
         @Actor
         public void device(final II_Result r)
         {
-            final long token = iotlb.fillToken(DOMAIN, PFN_A);
-            final long leaf = (long)PTE.getAcquire(this);
-            if (leaf == 0L)
-            {
-                r.r1 = 2;
-                return;
-            }
-            r.r1 = iotlb.fillIfUnchanged(DOMAIN, PFN_A, leaf, token) ? 1 : 0;
+            r.r1 = walkAndFill(iotlb, pte);
         }
 
         /** The lazy-mode unmap: clear the PTE, mark the cached entries stale (the flush queue invalidates later). */
         @Actor
         public void unmapper()
         {
-            PTE.compareAndSet(this, VALUE_A, 0L);
+            pte.clear(VALUE_A);
             iotlb.markStale(DOMAIN, PFN_A << 12, 4096);
         }
 
@@ -294,5 +252,56 @@ public final class IotlbStress
             final long v = iotlb.peek(DOMAIN, PFN_A);
             r.r2 = v == Iotlb.MISS ? 0 : (v & PteDescriptor.STALE) != 0 ? 1 : 2;
         }
+    }
+
+    /** A leaf PTE the walk tests race on: acquire reads, CAS clears (as IoPageTable does in simulated RAM). */
+    static final class PteCell
+    {
+        private static final VarHandle VALUE;
+
+        static
+        {
+            try
+            {
+                VALUE = MethodHandles.lookup().findVarHandle(PteCell.class, "value", long.class);
+            }
+            catch (final ReflectiveOperationException ex)
+            {
+                throw new ExceptionInInitializerError(ex);
+            }
+        }
+
+        @SuppressWarnings("unused") // accessed through VALUE
+        private long value;
+
+        PteCell(final long value)
+        {
+            this.value = value;
+        }
+
+        long getAcquire()
+        {
+            return (long)VALUE.getAcquire(this);
+        }
+
+        void clear(final long expected)
+        {
+            VALUE.compareAndSet(this, expected, 0L);
+        }
+    }
+
+    /**
+     * The device's miss path: take the set's fill token, walk (read the PTE with acquire), fill only if the set is
+     * unchanged. @return 1 filled, 0 fill abandoned, 2 the walk saw the PTE cleared (a fault).
+     */
+    static int walkAndFill(final Iotlb iotlb, final PteCell pte)
+    {
+        final long token = iotlb.fillToken(DOMAIN, PFN_A);
+        final long leaf = pte.getAcquire();
+        if (leaf == 0L)
+        {
+            return 2;
+        }
+        return iotlb.fillIfUnchanged(DOMAIN, PFN_A, leaf, token) ? 1 : 0;
     }
 }
