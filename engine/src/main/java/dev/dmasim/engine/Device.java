@@ -375,45 +375,41 @@ public final class Device implements DebugDevice
     /** {@code dma_sync_single_for_cpu}: any sub-range of a mapping. */
     public void syncSingleForCpu(final long dma, final long size, final DmaDirection dir)
     {
-        checkSize("syncSingleForCpu", size);
-        checkDir("syncSingleForCpu", dir);
-        if (eng.checks != null)
-        {
-            eng.checks.onSync(ctx, dma, size, true);
-        }
-        // dma-debug checks first (the kernel checks after the sync; the report is the same): a sync of memory
-        // no mapping contains is reported and not passed on, since the backend has nothing to sync there.
-        if (eng.debugEnabled ? eng.debug.syncSingle(this, dma, size, dir, true) : !ctx.skipSync)
-        {
-            ops.syncSingleForCpu(ctx, dma, size, dir);
-            eng.counters.syncs.increment();
-            final DmaTracer tracer = eng.tracer;
-            if (tracer != null)
-            {
-                tracer.syncSingle(ctx.name, dma, size, dir, true);
-            }
-        }
+        syncSingle("syncSingleForCpu", dma, size, dir, true);
     }
 
     /** {@code dma_sync_single_for_device}. */
     public void syncSingleForDevice(final long dma, final long size, final DmaDirection dir)
     {
-        checkSize("syncSingleForDevice", size);
-        checkDir("syncSingleForDevice", dir);
+        syncSingle("syncSingleForDevice", dma, size, dir, false);
+    }
+
+    private void syncSingle(final String op, final long dma, final long size, final DmaDirection dir,
+        final boolean forCpu)
+    {
+        checkSize(op, size);
+        checkDir(op, dir);
         if (eng.checks != null)
         {
-            eng.checks.onSync(ctx, dma, size, false);
+            eng.checks.onSync(ctx, dma, size, forCpu);
         }
         // dma-debug checks first (the kernel checks after the sync; the report is the same): a sync of memory
         // no mapping contains is reported and not passed on, since the backend has nothing to sync there.
-        if (eng.debugEnabled ? eng.debug.syncSingle(this, dma, size, dir, false) : !ctx.skipSync)
+        if (eng.debugEnabled ? eng.debug.syncSingle(this, dma, size, dir, forCpu) : !ctx.skipSync)
         {
-            ops.syncSingleForDevice(ctx, dma, size, dir);
+            if (forCpu)
+            {
+                ops.syncSingleForCpu(ctx, dma, size, dir);
+            }
+            else
+            {
+                ops.syncSingleForDevice(ctx, dma, size, dir);
+            }
             eng.counters.syncs.increment();
             final DmaTracer tracer = eng.tracer;
             if (tracer != null)
             {
-                tracer.syncSingle(ctx.name, dma, size, dir, false);
+                tracer.syncSingle(ctx.name, dma, size, dir, forCpu);
             }
         }
     }
@@ -421,49 +417,43 @@ public final class Device implements DebugDevice
     /** {@code dma_sync_sg_for_cpu}: with the {@code nents} given to {@link #mapSg}. */
     public void syncSgForCpu(final ScatterList sgl, final int nents, final DmaDirection dir)
     {
-        checkSg("syncSgForCpu", sgl, nents);
-        checkDir("syncSgForCpu", dir);
-        if (eng.checks != null)
-        {
-            eng.checks.onSyncSg(ctx, sgl, nents, true);
-        }
-        if (!ctx.skipSync || eng.debugEnabled)
-        {
-            ops.syncSgForCpu(ctx, sgl, nents, dir);
-            eng.counters.syncs.increment();
-            final DmaTracer tracer = eng.tracer;
-            if (tracer != null)
-            {
-                tracer.syncSg(ctx.name, sgl, nents, dir, true);
-            }
-            if (eng.debugEnabled)
-            {
-                eng.debug.syncSg(this, sgl, nents, dir, true);
-            }
-        }
+        syncSg("syncSgForCpu", sgl, nents, dir, true);
     }
 
     /** {@code dma_sync_sg_for_device}. */
     public void syncSgForDevice(final ScatterList sgl, final int nents, final DmaDirection dir)
     {
-        checkSg("syncSgForDevice", sgl, nents);
-        checkDir("syncSgForDevice", dir);
+        syncSg("syncSgForDevice", sgl, nents, dir, false);
+    }
+
+    private void syncSg(final String op, final ScatterList sgl, final int nents, final DmaDirection dir,
+        final boolean forCpu)
+    {
+        checkSg(op, sgl, nents);
+        checkDir(op, dir);
         if (eng.checks != null)
         {
-            eng.checks.onSyncSg(ctx, sgl, nents, false);
+            eng.checks.onSyncSg(ctx, sgl, nents, forCpu);
         }
         if (!ctx.skipSync || eng.debugEnabled)
         {
-            ops.syncSgForDevice(ctx, sgl, nents, dir);
+            if (forCpu)
+            {
+                ops.syncSgForCpu(ctx, sgl, nents, dir);
+            }
+            else
+            {
+                ops.syncSgForDevice(ctx, sgl, nents, dir);
+            }
             eng.counters.syncs.increment();
             final DmaTracer tracer = eng.tracer;
             if (tracer != null)
             {
-                tracer.syncSg(ctx.name, sgl, nents, dir, false);
+                tracer.syncSg(ctx.name, sgl, nents, dir, forCpu);
             }
             if (eng.debugEnabled)
             {
-                eng.debug.syncSg(this, sgl, nents, dir, false);
+                eng.debug.syncSg(this, sgl, nents, dir, forCpu);
             }
         }
     }
