@@ -2,6 +2,7 @@ package dev.dmasim.engine.iova;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import java.util.function.ToLongFunction;
 
 /**
  * The kernel's {@code struct iova_domain} ({@code drivers/iommu/iova.c}): an IOVA allocator over pfns of
@@ -680,40 +681,30 @@ public final class IovaDomain
     /** @return full magazines pushed to a depot. */
     public long depotPushes()
     {
-        long sum = 0;
-        for (final Rcache rc : rcaches)
-        {
-            synchronized (rc)
-            {
-                sum += rc.depotPushes;
-            }
-        }
-        return sum;
+        return sumRcaches(rc -> rc.depotPushes);
     }
 
     /** @return magazines a CPU took from a depot. */
     public long depotPops()
     {
-        long sum = 0;
-        for (final Rcache rc : rcaches)
-        {
-            synchronized (rc)
-            {
-                sum += rc.depotPops;
-            }
-        }
-        return sum;
+        return sumRcaches(rc -> rc.depotPops);
     }
 
     /** @return magazines trimmed from a depot back to the tree. */
     public long depotTrims()
+    {
+        return sumRcaches(rc -> rc.depotTrims);
+    }
+
+    /** Sums one depot counter over every rcache, each read under its lock (a statistics path). */
+    private long sumRcaches(final ToLongFunction<Rcache> counter)
     {
         long sum = 0;
         for (final Rcache rc : rcaches)
         {
             synchronized (rc)
             {
-                sum += rc.depotTrims;
+                sum += counter.applyAsLong(rc);
             }
         }
         return sum;
