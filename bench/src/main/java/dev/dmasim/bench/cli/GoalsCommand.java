@@ -49,7 +49,8 @@ public final class GoalsCommand implements Callable<Integer>
         }
         final Measurements m = GoalRunner.run(quick ? GoalRunner.Plan.quick() : GoalRunner.Plan.full(), quick, verbose);
         final List<GoalResult> goals = GoalEvaluator.evaluate(m);
-        final String report = GoalReport.json(goals, m, machine());
+        final List<GoalResult> context = GoalEvaluator.context(m);
+        final String report = GoalReport.json(goals, context, m, machine());
         if (json)
         {
             out.println(report);
@@ -62,6 +63,11 @@ public final class GoalsCommand implements Callable<Integer>
             }
             final long met = goals.stream().filter(GoalResult::met).count();
             out.println(met + " of " + goals.size() + " goals met");
+            out.println("context (not goals):");
+            for (final GoalResult g : context)
+            {
+                out.println(GoalReport.line(g));
+            }
         }
         if (output != null)
         {

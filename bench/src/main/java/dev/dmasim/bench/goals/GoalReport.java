@@ -21,19 +21,18 @@ public final class GoalReport
     /** @return the goals and the raw measurements as one JSON object. */
     public static String json(final List<GoalResult> goals, final Measurements m, final String machine)
     {
+        return json(goals, List.of(), m, machine);
+    }
+
+    /** @return the goals, the context figures ({@link GoalEvaluator#context}) and the raw measurements as JSON. */
+    public static String json(final List<GoalResult> goals, final List<GoalResult> context, final Measurements m,
+        final String machine)
+    {
         final StringBuilder sb = new StringBuilder(4096).append("{\n  \"machine\": ").append(str(machine))
             .append(",\n  \"goals\": [");
-        for (int i = 0; i < goals.size(); i++)
-        {
-            final GoalResult g = goals.get(i);
-            sb.append(i == 0 ? "\n" : ",\n").append("    {\"id\": ").append(str(g.id()))
-                .append(", \"name\": ").append(str(g.name()))
-                .append(", \"measured\": ").append(num(g.measured()))
-                .append(", \"shown\": ").append(str(g.shown()))
-                .append(", \"target\": ").append(str(g.target()))
-                .append(", \"status\": ").append(str(g.status()))
-                .append(", \"detail\": ").append(str(g.detail())).append('}');
-        }
+        results(sb, goals);
+        sb.append("\n  ],\n  \"context\": [");
+        results(sb, context);
         sb.append("\n  ],\n  \"benchmarks\": {");
         boolean first = true;
         for (final Map.Entry<String, Score> e : m.scores().entrySet())
@@ -51,6 +50,21 @@ public final class GoalReport
             first = false;
         }
         return sb.append("\n  }\n}").toString();
+    }
+
+    private static void results(final StringBuilder sb, final List<GoalResult> results)
+    {
+        for (int i = 0; i < results.size(); i++)
+        {
+            final GoalResult g = results.get(i);
+            sb.append(i == 0 ? "\n" : ",\n").append("    {\"id\": ").append(str(g.id()))
+                .append(", \"name\": ").append(str(g.name()))
+                .append(", \"measured\": ").append(num(g.measured()))
+                .append(", \"shown\": ").append(str(g.shown()))
+                .append(", \"target\": ").append(str(g.target()))
+                .append(", \"status\": ").append(str(g.status()))
+                .append(", \"detail\": ").append(str(g.detail())).append('}');
+        }
     }
 
     static String num(final double v)

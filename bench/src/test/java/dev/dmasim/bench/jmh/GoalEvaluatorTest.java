@@ -133,4 +133,22 @@ class GoalEvaluatorTest
         assertThat(json).contains("\"machine\": \"2 \\\"CPUs\\\"\"").contains("\"id\": \"9.worst\"")
             .contains("\"status\": \"MET\"").contains("\"IovaRcacheBench.rcacheAllocFree2T\": {\"score\": 195.0");
     }
+
+    @Test
+    void shouldGiveTheSlotWalkContextWithoutCountingItAsAGoal()
+    {
+        final Measurements m = allMet();
+        m.put(rawWalk(1500), ns(180), ZERO_GC);
+        m.put(rawWalk(4096), ns(200), ZERO_GC);          // no 64 KiB walk measured
+        m.put(swiotlb(1500), ns(240), ZERO_GC);
+        final List<GoalResult> context = GoalEvaluator.context(m);
+        assertThat(context).extracting(GoalResult::id).containsExactly("3.1500B.walk", "3.4KiB.walk", "3.64KiB.walk");
+        assertThat(context.get(0).measured()).isCloseTo(0.75, within(1e-9));        // 180 / 240
+        assertThat(context.get(0).status()).isEqualTo("INFO");
+        assertThat(context.get(1).measured()).isCloseTo(200.0 / 52, within(1e-9));
+        assertThat(context.get(2).status()).isEqualTo("NOT RUN");
+        assertThat(GoalEvaluator.evaluate(m)).noneMatch(GoalResult::info);
+        assertThat(GoalReport.json(GoalEvaluator.evaluate(m), context, m, "x"))
+            .contains("\"context\": [").contains("\"id\": \"3.1500B.walk\"").contains("\"status\": \"INFO\"");
+    }
 }
