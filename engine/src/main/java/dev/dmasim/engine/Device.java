@@ -678,6 +678,10 @@ public final class Device implements DebugDevice
         if (rc == 0)
         {
             eng.counters.iovaLinks.increment();
+            if (eng.checks != null)
+            {
+                eng.checks.onIovaLink(ctx, s, phys, offset, size, dir, attrs);
+            }
         }
         return rc;
     }
@@ -686,7 +690,12 @@ public final class Device implements DebugDevice
     public int iovaSync(final IovaState s, final long offset, final long size)
     {
         checkState("iovaSync", s);
-        return ops.iovaSync(ctx, s, offset, size);
+        final int rc = ops.iovaSync(ctx, s, offset, size);
+        if (rc == 0 && eng.checks != null)
+        {
+            eng.checks.onIovaSync(ctx, s, offset, size);
+        }
+        return rc;
     }
 
     /** {@code dma_iova_unlink}: unmaps and syncs the IOTLB at once; the IOVA stays allocated. */
@@ -698,6 +707,10 @@ public final class Device implements DebugDevice
         checkDir("iovaUnlink", dir);
         ops.iovaUnlink(ctx, s, offset, size, dir, attrs, eng.cpu.current());
         eng.counters.iovaUnlinks.increment();
+        if (eng.checks != null)
+        {
+            eng.checks.onIovaUnlink(ctx, s, offset, size); // after: a refused unlink changes nothing
+        }
     }
 
     /** {@code dma_iova_free}: returns the whole range; everything must be unlinked. */
@@ -705,6 +718,10 @@ public final class Device implements DebugDevice
     {
         checkState("iovaFree", s);
         ops.iovaFree(ctx, s, eng.cpu.current());
+        if (eng.checks != null)
+        {
+            eng.checks.onIovaFree(ctx, s);
+        }
     }
 
     /** {@code dma_iova_destroy}: unlinks {@code [0, mappedLen)} and frees, possibly through the flush queue. */
@@ -717,6 +734,10 @@ public final class Device implements DebugDevice
             throw new IllegalArgumentException(ctx.name + ": iovaDestroy: mappedLen must be >= 0, was " + mappedLen);
         }
         ops.iovaDestroy(ctx, s, mappedLen, dir, attrs, eng.cpu.current());
+        if (eng.checks != null)
+        {
+            eng.checks.onIovaDestroy(ctx, s, mappedLen);
+        }
     }
 
     // ------------------------------------------------------------------------------------------------ checks

@@ -17,6 +17,7 @@ import dev.dmasim.sim.bus.BusDevice;
 import dev.dmasim.sim.cache.CacheConfig;
 import dev.dmasim.sim.cache.CpuCache;
 import dev.dmasim.sim.cache.CpuView;
+import dev.dmasim.sim.cache.ObservedMemory;
 import dev.dmasim.sim.cache.WriteBackCache;
 import dev.dmasim.sim.iommu.DomainType;
 import dev.dmasim.sim.iommu.Iommu;
@@ -47,7 +48,7 @@ public final class DmaEngine implements AutoCloseable
 {
     private final EngineContext ctx;
     private final PhysicalMemory memory;
-    /** The CPU's view: through the cache model when there is one, else {@link #memory}. */
+    /** The CPU's view: through the cache model when there is one, else observed by the checks, else {@link #memory}. */
     private final PhysicalMemory cpuMemory;
     /** The cache model, or null. */
     private final WriteBackCache cacheModel;
@@ -102,12 +103,14 @@ public final class DmaEngine implements AutoCloseable
         final CpuCache cache = cacheModel != null ? cacheModel : b.cache;
         final PhysicalMemory engineCpu = cacheModel != null ? cacheModel.cpuView() : memory;
         final CpuView userView = cacheModel != null ? cacheModel.cpuView() : null;
-        this.cpuMemory = userView != null ? userView : memory;
         this.checks = b.checks ? new DmaChecks(cache, log) : DmaChecks.disabled();
         if (b.checks && userView != null)
         {
             userView.observer(checks);
         }
+        // Checks on, no cache model: the embedder's accesses are observed all the same (a thin wrapper); checks off:
+        // the raw memory itself, no indirection.
+        this.cpuMemory = userView != null ? userView : b.checks ? new ObservedMemory(memory, checks) : memory;
 
         final BuddyPageAllocator.Builder pagesBuilder = BuddyPageAllocator.builder(memory);
         Swiotlb swiotlb = null;
@@ -283,7 +286,10 @@ public final class DmaEngine implements AutoCloseable
      * cache model when one is configured ({@link Builder#cache(CacheConfig)}; stores stay dirty until a sync for the
      * device cleans them, loads may hit lines that are stale after a device write), else {@link #memory()} itself.
      * With {@link Builder#checks(boolean)} on, its accesses are judged (missing sync for cpu, CPU write while the
-     * device owns a buffer). {@code ramSlice} of a cached view returns null.
+     * device owns a buffer), with or without a cache model: without one it is an {@link ObservedMemory} over
+     * {@link #memory()} (same bytes, each access told to the checks). {@code ramSlice} returns null whenever the
+     * view is cached or observed (a zero-copy view would bypass both); with checks off and no cache model this is
+     * {@link #memory()}, unwrapped.
      */
     public PhysicalMemory cpuMemory()
     {
@@ -552,10 +558,12 @@ public final class DmaEngine implements AutoCloseable
         }
 
         /**
-         * dmasim's own checkers ({@link DmaChecks}; default off): ownership per mapping, use after unmap, lazy-IOTLB
-         * exposure, and, with a cache model, missing syncs. Independent of {@link #debug(boolean)} and of the cache
-         * model (without one, {@code MISSING_SYNC_FOR_DEVICE} cannot be seen: nothing is ever dirty). Slows every
-         * map, sync, device transfer and CPU access through {@code cpuMemory()}.
+         * dmasim's own checkers ({@link DmaChecks}; default off): ownership per mapping (streaming, sg,
+         * {@code dma_alloc_pages}, 2-step IOVA links), use after unmap (MMIO mappings too), lazy-IOTLB exposure,
+         * missing syncs. Independent of {@link #debug(boolean)} and of the cache model: without one,
+         * {@link DmaEngine#cpuMemory()} is still observed, but {@code MISSING_SYNC_FOR_DEVICE} cannot be seen
+         * (nothing is ever dirty). Slows every map, sync, device transfer and CPU access through
+         * {@code cpuMemory()}.
          */
         public Builder checks(final boolean on)
         {

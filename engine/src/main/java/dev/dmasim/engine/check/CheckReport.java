@@ -11,14 +11,15 @@ import java.util.Arrays;
  *
  * @param kind            which check fired.
  * @param device          the device name (PCI BDF).
- * @param mappedAs        "single", "sg", "coherent" or "pages".
+ * @param mappedAs        "single", "sg", "coherent", "pages", "resource" (an MMIO single mapping: {@code mapResource}
+ *                        or {@code DMA_ATTR_MMIO}) or "iova" (one {@code dma_iova_link} of the 2-step API).
  * @param dma             the mapping's (first) DMA address.
  * @param phys            the mapping's (first) CPU physical address, as the driver passed it.
  * @param size            the mapping's size (the sum of its CPU ranges).
  * @param direction       the mapping's direction.
  * @param address         the address the offending access used: the dirty CPU line for
  *                        {@link Kind#MISSING_SYNC_FOR_DEVICE}, the CPU physical address for the CPU-side kinds, the
- *                        bus address for the other device-side kinds.
+ *                        bus address (IOVA) for the other device-side kinds.
  * @param length          bytes of the offending access.
  * @param message         a one-line explanation naming the missing or misplaced call.
  * @param mapStack        the stack of the map (or alloc) call, innermost first.
@@ -66,7 +67,18 @@ public record CheckReport(
          */
         USE_AFTER_UNMAP,
         /** The access after unmap succeeded through a stale IOTLB entry (the lazy-mode exposure window). */
-        STALE_IOTLB_ACCESS
+        STALE_IOTLB_ACCESS,
+        /**
+         * The device accessed a 2-step link ({@code dma_iova_link}) before a {@code dma_iova_sync} covered the
+         * accessed granule: the kernel requires the IOTLB sync before use (hardware that caches non-present entries,
+         * or walks page tables non-coherently, may fault or miss the new entries).
+         */
+        MISSING_IOVA_SYNC,
+        /**
+         * The device wrote a TO_DEVICE mapping or read a FROM_DEVICE one (any live mapping, MMIO included): silent
+         * without an IOMMU (a write corrupts the CPU's buffer or the peer's registers), a permission fault behind one.
+         */
+        DEVICE_ACCESS_WRONG_DIRECTION
     }
 
     @Override

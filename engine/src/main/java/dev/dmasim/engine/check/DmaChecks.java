@@ -3,6 +3,7 @@ package dev.dmasim.engine.check;
 import dev.dmasim.engine.DmaAttrs;
 import dev.dmasim.engine.DmaBuffer;
 import dev.dmasim.engine.DmaDirection;
+import dev.dmasim.engine.IovaState;
 import dev.dmasim.engine.KernelLog;
 import dev.dmasim.engine.ScatterList;
 import dev.dmasim.engine.check.CheckReport.Kind;
@@ -18,6 +19,7 @@ import dev.dmasim.sim.mem.MemTx;
 
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.Collections;
 import java.util.HashMap;
 import java.util.IdentityHashMap;
@@ -41,13 +43,37 @@ import java.util.TreeMap;
  *   <li>{@link Kind#USE_AFTER_UNMAP}: a device access to a recently unmapped bus address, in every mode (silent
  *       success without translation, a fault in strict mode, a fault or a stale hit in lazy mode);</li>
  *   <li>{@link Kind#STALE_IOTLB_ACCESS}: the access succeeded through a stale IOTLB entry; summarised by
- *       {@link #exposureSummary()}.</li>
+ *       {@link #exposureSummary()};</li>
+ *   <li>{@link Kind#MISSING_IOVA_SYNC}: the device used a 2-step link before a {@code dma_iova_sync} covered it;</li>
+ *   <li>{@link Kind#DEVICE_ACCESS_WRONG_DIRECTION}: the device wrote a TO_DEVICE mapping or read a FROM_DEVICE one
+ *       (silent without an IOMMU, a permission fault behind one).</li>
  * </ul>
- * The CPU-side kinds see only accesses through {@code cpuMemory()} of an engine with a cache model (without one,
- * {@code cpuMemory()} is the raw memory and is not observed). Ownership: a streaming map and {@code syncForDevice} give the buffer to the device; {@code syncForCpu} gives it to
- * the CPU (ownership is per mapping: a partial sync moves the whole mapping); {@code dma_alloc_pages} buffers start
- * CPU-owned; coherent allocations are shared and never checked. MMIO mappings and the 2-step IOVA API are not
- * tracked. A report is made once per mapping, kind and ownership epoch (a sync starts a new epoch; an unmapped
+ * The CPU-side kinds judge the accesses made through {@code DmaEngine.cpuMemory()}, with or without a cache model
+ * (without one it is an {@link dev.dmasim.sim.cache.ObservedMemory}); accesses through {@code engine.memory()} or a
+ * {@code DmaBuffer.segment()} are not seen.
+ * <p>
+ * <b>Ownership.</b> A streaming map and {@code syncForDevice} give the buffer to the device; {@code syncForCpu}
+ * gives it to the CPU (ownership is per mapping: a partial sync moves the whole mapping); {@code dma_alloc_pages}
+ * buffers start CPU-owned; coherent allocations are shared and never checked.
+ * <p>
+ * <b>2-step IOVA API.</b> Each successful {@code dma_iova_link} is a mapping ({@code "iova"}) with its direction:
+ * the link is the map (it cleans the CPU cache for a non-coherent device, unless {@code DMA_ATTR_SKIP_CPU_SYNC}),
+ * so the device owns the range from the link on. {@code dma_iova_sync} is an IOTLB sync, not a CPU-cache sync: it
+ * moves no ownership, but the kernel requires it before the device uses what was linked, so a device access to a
+ * granule no {@code dma_iova_sync} covered since the link is {@link Kind#MISSING_IOVA_SYNC}. A driver that keeps a
+ * link and hands it back and forth uses {@code dma_sync_single_for_cpu/_for_device} on its IOVA (dma-iommu honours
+ * them on any mapped IOVA). {@code dma_iova_unlink} and {@code dma_iova_destroy} are the unmap: the CPU owns the
+ * buffer again (invalidated for the CPU unless SKIP_CPU_SYNC) and a device access afterwards is
+ * {@link Kind#USE_AFTER_UNMAP} (a fault after an unlink, which always invalidates; a stale hit or a fault after a lazy
+ * destroy, whose IOTLB flush is queued). Links that {@code dma_iova_free}, or a destroy shorter than what was linked,
+ * leave behind are retired <i>still mapped</i>: a device access through them succeeds and is reported too. A link is
+ * retired whole by the first unlink that overlaps it.
+ * <p>
+ * <b>MMIO</b> ({@code mapResource}, {@code DMA_ATTR_MMIO}, mapping {@code "resource"} or an MMIO {@code "sg"}): no
+ * CPU cache is involved and syncs do not apply, so only the lifetime (use after unmap) and the direction are
+ * checked.
+ * <p>
+ * A report is made once per mapping, kind and ownership epoch (a sync starts a new epoch; an unmapped
  * mapping reports each kind once), so a long burst does not flood the list; every stale-IOTLB access is counted in
  * the exposure summary. The first report is also written to the kernel log.
  * <p>
@@ -75,6 +101,10 @@ public final class DmaChecks implements CpuAccessObserver
     private static final long PAGE_SHIFT = 12;
     private static final int STACK_DEPTH = 8;
     private static final StackWalker WALKER = StackWalker.getInstance();
+    /** Mapping type of a 2-step link. */
+    private static final String IOVA = "iova";
+    /** Mapping type of an MMIO single mapping ({@code dma_map_resource}, {@code DMA_ATTR_MMIO}). */
+    private static final String RESOURCE = "resource";
 
     private final boolean enabled;
     private final CpuCache cache;
@@ -222,12 +252,14 @@ public final class DmaChecks implements CpuAccessObserver
     public synchronized void onMap(final DeviceContext d, final long phys, final long size, final DmaDirection dir,
         final long dma, final long attrs)
     {
-        if (!enabled || (attrs & DmaAttrs.MMIO) != 0)
+        if (!enabled)
         {
             return;
         }
-        final Mapping m = new Mapping(state(d), "single", dir, false, new long[] {dma}, new long[] {size},
-            new long[] {phys}, new long[] {size}, captureStack());
+        final boolean mmio = (attrs & DmaAttrs.MMIO) != 0;
+        final Mapping m = new Mapping(state(d), mmio ? RESOURCE : "single", dir, false, new long[] {dma},
+            new long[] {size}, new long[] {phys}, new long[] {size}, captureStack());
+        m.mmio = mmio;
         m.deviceOwns = true;
         register(m);
     }
@@ -236,11 +268,11 @@ public final class DmaChecks implements CpuAccessObserver
     public synchronized void onUnmap(final DeviceContext d, final long dma, final long size, final DmaDirection dir,
         final long attrs)
     {
-        if (!enabled || (attrs & DmaAttrs.MMIO) != 0)
+        if (!enabled)
         {
             return;
         }
-        final Mapping m = state(d).startingAt(dma, "single");
+        final Mapping m = state(d).startingAt(dma, (attrs & DmaAttrs.MMIO) != 0 ? RESOURCE : "single");
         if (m != null)
         {
             retire(m);
@@ -251,7 +283,7 @@ public final class DmaChecks implements CpuAccessObserver
     public synchronized void onMapSg(final DeviceContext d, final ScatterList sgl, final int nents, final int ents,
         final DmaDirection dir, final long attrs)
     {
-        if (!enabled || (attrs & DmaAttrs.MMIO) != 0 || ents <= 0)
+        if (!enabled || ents <= 0)
         {
             return;
         }
@@ -270,6 +302,7 @@ public final class DmaChecks implements CpuAccessObserver
             cpuLen[i] = sgl.length(i);
         }
         final Mapping m = new Mapping(state(d), "sg", dir, false, dma, dmaLen, cpu, cpuLen, captureStack());
+        m.mmio = (attrs & DmaAttrs.MMIO) != 0;
         m.deviceOwns = true;
         register(m);
     }
@@ -296,7 +329,7 @@ public final class DmaChecks implements CpuAccessObserver
             return;
         }
         final Mapping m = state(d).covering(dma);
-        if (m != null)
+        if (m != null && !m.mmio)
         {
             m.sync(forCpu);
         }
@@ -311,7 +344,7 @@ public final class DmaChecks implements CpuAccessObserver
             return;
         }
         final Mapping m = state(d).startingAt(sgl.dmaAddress(0), "sg");
-        if (m != null)
+        if (m != null && !m.mmio)
         {
             m.sync(forCpu);
         }
@@ -342,6 +375,126 @@ public final class DmaChecks implements CpuAccessObserver
         if (m != null)
         {
             retire(m);
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------ 2-step IOVA
+
+    /** Engine hook: {@code dma_iova_link} of {@code [phys, phys+size)} at {@code s.addr() + offset} returned 0. */
+    public synchronized void onIovaLink(final DeviceContext d, final IovaState s, final long phys, final long offset,
+        final long size, final DmaDirection dir, final long attrs)
+    {
+        if (!enabled)
+        {
+            return;
+        }
+        final DeviceState dev = state(d);
+        IovaLinks links = dev.iovas.get(s);
+        if (links != null && links.base != s.addr())
+        {
+            // The state was allocated anew while it still held links: nothing unlinked them, the IOMMU still maps them.
+            retireLinks(links, 0, -1, true);
+            links = null;
+        }
+        if (links == null)
+        {
+            links = new IovaLinks(s.addr());
+            dev.iovas.put(s, links);
+        }
+        final Mapping m = new Mapping(dev, IOVA, dir, false, new long[] {s.addr() + offset}, new long[] {size},
+            new long[] {phys}, new long[] {size}, captureStack());
+        m.mmio = (attrs & DmaAttrs.MMIO) != 0;
+        m.iotlbSynced = new BitSet();
+        m.deviceOwns = true; // the link is the map: the CPU cache was cleaned for the device (unless SKIP_CPU_SYNC)
+        register(m);
+        links.links.add(m);
+    }
+
+    /** Engine hook: {@code dma_iova_sync} of {@code [s.addr() + offset, +size)} returned 0. */
+    public synchronized void onIovaSync(final DeviceContext d, final IovaState s, final long offset, final long size)
+    {
+        if (!enabled || size <= 0)
+        {
+            return;
+        }
+        final IovaLinks links = state(d).iovas.get(s);
+        if (links == null)
+        {
+            return;
+        }
+        final long start = links.base + offset;
+        final long first = start >>> PAGE_SHIFT;
+        final long last = (start + size - 1) >>> PAGE_SHIFT;
+        for (int i = 0; i < links.links.size(); i++)
+        {
+            links.links.get(i).markIovaSynced(first, last);
+        }
+    }
+
+    /** Engine hook: {@code dma_iova_unlink} of {@code [s.addr() + offset, +size)} returned. */
+    public synchronized void onIovaUnlink(final DeviceContext d, final IovaState s, final long offset, final long size)
+    {
+        if (!enabled)
+        {
+            return;
+        }
+        final IovaLinks links = state(d).iovas.get(s);
+        if (links != null)
+        {
+            retireLinks(links, links.base + offset, size, false);
+        }
+    }
+
+    /**
+     * Engine hook: {@code dma_iova_destroy} of the first {@code mappedLen} bytes returned (the state is cleared):
+     * links in that range are unmapped; any others stay mapped in the IOMMU.
+     */
+    public synchronized void onIovaDestroy(final DeviceContext d, final IovaState s, final long mappedLen)
+    {
+        if (!enabled)
+        {
+            return;
+        }
+        final IovaLinks links = state(d).iovas.remove(s);
+        if (links != null)
+        {
+            if (mappedLen > 0)
+            {
+                retireLinks(links, links.base, mappedLen, false);
+            }
+            retireLinks(links, 0, -1, true);
+        }
+    }
+
+    /** Engine hook: {@code dma_iova_free} returned (the state is cleared): links left stay mapped in the IOMMU. */
+    public synchronized void onIovaFree(final DeviceContext d, final IovaState s)
+    {
+        if (!enabled)
+        {
+            return;
+        }
+        final IovaLinks links = state(d).iovas.remove(s);
+        if (links != null)
+        {
+            retireLinks(links, 0, -1, true);
+        }
+    }
+
+    /**
+     * Retires the links overlapping {@code [start, start+len)} of {@code links} ({@code len < 0}: all of them).
+     * {@code leftMapped}: the IOMMU still maps them (freed or destroyed without an unlink).
+     */
+    private void retireLinks(final IovaLinks links, final long start, final long len, final boolean leftMapped)
+    {
+        for (final Iterator<Mapping> it = links.links.iterator(); it.hasNext(); )
+        {
+            final Mapping m = it.next();
+            if (len < 0 || m.overlapsDma(start, len))
+            {
+                it.remove();
+                m.leftMapped = leftMapped;
+                retire(m);
+            }
         }
     }
 
@@ -378,15 +531,19 @@ public final class DmaChecks implements CpuAccessObserver
                 {
                     report(m, Kind.CPU_WRITE_WHILE_DEVICE_OWNS, phys, len, -1, null,
                         "CPU write to [" + hex(phys) + ", +" + len + ") of " + m.describe() + " while the device owns it"
-                            + " (after map/dma_sync_*_for_device, before dma_sync_*_for_cpu/unmap): the device may read"
-                            + " stale memory, and a later cache eviction may overwrite what the device wrote");
+                            + (m.type.equals(IOVA)
+                                ? " (after dma_iova_link/dma_sync_single_for_device, before dma_sync_single_for_cpu/"
+                                    + "dma_iova_unlink)"
+                                : " (after map/dma_sync_*_for_device, before dma_sync_*_for_cpu/unmap)")
+                            + ": the device may read stale memory, and a later cache eviction may overwrite what the"
+                            + " device wrote");
                 }
                 else if (m.deviceWrote && m.dir.deviceWrites())
                 {
                     report(m, Kind.MISSING_SYNC_FOR_CPU, phys, len, -1, null,
                         "CPU read of [" + hex(phys) + ", +" + len + ") of " + m.describe() + " after the device wrote"
-                            + " it, without dma_sync_" + (m.type.equals("sg") ? "sg" : "single") + "_for_cpu or unmap"
-                            + " first: missing sync for cpu (stale cache lines may be read)");
+                            + " it, without " + syncCall(m, true) + " or " + (m.type.equals(IOVA) ? "dma_iova_unlink"
+                            : "unmap") + " first: missing sync for cpu (stale cache lines may be read)");
                 }
             }
         }
@@ -402,7 +559,7 @@ public final class DmaChecks implements CpuAccessObserver
     private void register(final Mapping m)
     {
         m.dev.add(m);
-        for (int i = 0; i < m.cpu.length; i++)
+        for (int i = 0; !m.mmio && i < m.cpu.length; i++)
         {
             forPages(m.cpu[i], m.cpuLen[i], page -> byCpuPage.computeIfAbsent(page, k -> new ArrayList<>(2)).add(m));
         }
@@ -411,7 +568,7 @@ public final class DmaChecks implements CpuAccessObserver
     private void retire(final Mapping m)
     {
         m.dev.remove(m);
-        for (int i = 0; i < m.cpu.length; i++)
+        for (int i = 0; !m.mmio && i < m.cpu.length; i++)
         {
             forPages(m.cpu[i], m.cpuLen[i], page ->
             {
@@ -476,7 +633,22 @@ public final class DmaChecks implements CpuAccessObserver
             final Mapping m = dev.covering(busAddr);
             if (m != null)
             {
-                if (rc != MemTx.OK || m.shared)
+                if ((access == Access.WRITE ? !m.dir.deviceWrites() : !m.dir.deviceReads()))
+                {
+                    report(m, Kind.DEVICE_ACCESS_WRONG_DIRECTION, busAddr, len, -1, null,
+                        "device " + what + " at bus address " + hex(busAddr) + " (+" + len + ") of " + m.describe()
+                            + ": the mapping's direction forbids it (" + (rc == MemTx.OK
+                            ? "no IOMMU to stop it: the access succeeded" : "the access faulted (" + MemTx.name(rc) + ")")
+                            + ")");
+                }
+                if (m.iotlbSynced != null && !m.iovaSynced(busAddr))
+                {
+                    report(m, Kind.MISSING_IOVA_SYNC, busAddr, len, -1, null,
+                        "device " + what + " at IOVA " + hex(busAddr) + " (+" + len + ") of " + m.describe()
+                            + " before dma_iova_sync covered it: dma_iova_sync must follow dma_iova_link before the"
+                            + " device uses the range (the IOMMU may not see the new page-table entries yet)");
+                }
+                if (rc != MemTx.OK || m.shared || m.mmio)
                 {
                     return;
                 }
@@ -499,9 +671,10 @@ public final class DmaChecks implements CpuAccessObserver
                     {
                         report(m, Kind.MISSING_SYNC_FOR_DEVICE, line, len, -1, null,
                             "device read at bus address " + hex(busAddr) + " (+" + len + ") of " + m.describe()
-                                + " while CPU cache line " + hex(line) + " is dirty: missing dma_sync_"
-                                + (m.type.equals("sg") ? "sg" : "single") + "_for_device (the device read stale"
-                                + " memory)");
+                                + " while CPU cache line " + hex(line) + " is dirty: missing " + syncCall(m, false)
+                                + (m.type.equals(IOVA) ? " (dma_iova_link cleans only what the CPU wrote before it,"
+                                    + " and nothing with DMA_ATTR_SKIP_CPU_SYNC)" : "")
+                                + " (the device read stale memory)");
                     }
                 }
                 return;
@@ -526,10 +699,15 @@ public final class DmaChecks implements CpuAccessObserver
                     + " through a stale IOTLB entry " + since + " ns after the unmap of " + u.describe()
                     + " (lazy flush not yet done: exposure window)");
         }
-        if (staleHit || !translated || rc != MemTx.OK)
+        // A translated access that succeeded without a stale hit reached a live translation the checks do not know of
+        // (the IOVA may be reused): not judged, unless the mapping was retired still mapped.
+        if (staleHit || !translated || rc != MemTx.OK || u.leftMapped)
         {
             final String outcome = rc != MemTx.OK ? "faulted (" + MemTx.name(rc) + ")"
-                : staleHit ? "succeeded through a stale IOTLB entry" : "succeeded silently (no IOMMU: memory corruption)";
+                : staleHit ? "succeeded through a stale IOTLB entry"
+                : !translated ? "succeeded silently (no IOMMU: memory corruption)"
+                : "succeeded: the link was never unlinked (dma_iova_free/dma_iova_destroy without dma_iova_unlink),"
+                    + " the IOMMU still maps it";
             report(u, Kind.USE_AFTER_UNMAP, busAddr, len, since, u.unmapStack,
                 "device " + what + " at bus address " + hex(busAddr) + " (+" + len + ") " + since + " ns after the"
                     + " unmap of " + u.describe() + ": use after unmap; the access " + outcome);
@@ -590,6 +768,14 @@ public final class DmaChecks implements CpuAccessObserver
             || cls.startsWith("dev.dmasim.engine.iommu.");
     }
 
+    /** @return the call that syncs {@code m} for the CPU or the device, for messages. */
+    private static String syncCall(final Mapping m, final boolean forCpu)
+    {
+        final String to = forCpu ? "_for_cpu" : "_for_device";
+        return m.type.equals("sg") ? "dma_sync_sg" + to
+            : m.type.equals(IOVA) ? "dma_sync_single" + to + " on the IOVA" : "dma_sync_single" + to;
+    }
+
     private static String hex(final long v)
     {
         return "0x" + Long.toHexString(v);
@@ -601,6 +787,8 @@ public final class DmaChecks implements CpuAccessObserver
         final DeviceContext ctx;
         final ArrayList<Mapping> live = new ArrayList<>();
         final HashMap<Long, ArrayList<Mapping>> byDmaPage = new HashMap<>();
+        /** The live links of each 2-step state, by the state's identity. */
+        final IdentityHashMap<IovaState, IovaLinks> iovas = new IdentityHashMap<>();
 
         DeviceState(final DeviceContext ctx)
         {
@@ -684,6 +872,18 @@ public final class DmaChecks implements CpuAccessObserver
         }
     }
 
+    /** The links of one 2-step state; {@code base} is the state's address at the first link. Guarded by the lock. */
+    private static final class IovaLinks
+    {
+        final long base;
+        final ArrayList<Mapping> links = new ArrayList<>(2);
+
+        IovaLinks(final long base)
+        {
+            this.base = base;
+        }
+    }
+
     /** One live (or recently unmapped) mapping or allocation. Guarded by the checker's lock. */
     private static final class Mapping
     {
@@ -696,6 +896,12 @@ public final class DmaChecks implements CpuAccessObserver
         final long[] cpu;
         final long[] cpuLen;
         final StackTraceElement[] mapStack;
+        /** MMIO: no CPU side (no cache, no ownership, no syncs). */
+        boolean mmio;
+        /** 2-step links only: the IOVA granules (from the first) a {@code dma_iova_sync} covered; else null. */
+        BitSet iotlbSynced;
+        /** Retired while the IOMMU still maps it (a 2-step link freed or destroyed without an unlink). */
+        boolean leftMapped;
         boolean deviceOwns;
         boolean deviceWrote;
         int reported;
@@ -748,6 +954,36 @@ public final class DmaChecks implements CpuAccessObserver
                 }
             }
             return false;
+        }
+
+        boolean overlapsDma(final long start, final long len)
+        {
+            for (int i = 0; i < dma.length; i++)
+            {
+                if (start < dma[i] + dmaLen[i] && dma[i] < start + len)
+                {
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        /** Marks the IOVA granules {@code [first, last]} (absolute granule numbers) synced. */
+        void markIovaSynced(final long first, final long last)
+        {
+            final long base = dma[0] >>> PAGE_SHIFT;
+            final long end = (dma[0] + dmaLen[0] - 1) >>> PAGE_SHIFT;
+            final long from = Math.max(first, base);
+            final long to = Math.min(last, end);
+            if (from <= to)
+            {
+                iotlbSynced.set((int)(from - base), (int)(to - base) + 1);
+            }
+        }
+
+        boolean iovaSynced(final long busAddr)
+        {
+            return iotlbSynced.get((int)((busAddr >>> PAGE_SHIFT) - (dma[0] >>> PAGE_SHIFT)));
         }
 
         boolean overlapsCpu(final long phys, final long len)
