@@ -638,7 +638,7 @@ public final class DmaChecks implements CpuAccessObserver
                     report(m, Kind.DEVICE_ACCESS_WRONG_DIRECTION, busAddr, len, -1, null,
                         "device " + what + " at bus address " + hex(busAddr) + " (+" + len + ") of " + m.describe()
                             + ": the mapping's direction forbids it (" + (rc == MemTx.OK
-                            ? "no IOMMU to stop it: the access succeeded" : "the access faulted (" + MemTx.name(rc) + ")")
+                            ? "nothing checks the direction: the access succeeded" : "the access faulted (" + MemTx.name(rc) + ")")
                             + ")");
                 }
                 if (m.iotlbSynced != null && !m.iovaSynced(busAddr))

@@ -5,6 +5,7 @@ import dev.dmasim.engine.DeviceConfig;
 import dev.dmasim.engine.DmaAttrs;
 import dev.dmasim.engine.DmaDirection;
 import dev.dmasim.engine.DmaEngine;
+import dev.dmasim.engine.FlushQueueConfig;
 import dev.dmasim.engine.IommuMode;
 import dev.dmasim.engine.IovaState;
 import dev.dmasim.engine.Machines;
@@ -50,8 +51,10 @@ class IovaAndMmioChecksTest
 
     private DmaEngine engine(final IommuMode mode, final boolean cache)
     {
+        // A 10 s lazy flush timeout: the stale-IOTLB tests must not race the timer on a loaded machine.
         final DmaEngine.Builder b = DmaEngine.builder().cpus(1).iommu(mode).checks(true)
-            .swiotlb(SwiotlbConfig.defaults().size(4L << 20));
+            .swiotlb(SwiotlbConfig.defaults().size(4L << 20))
+            .flushQueue(new FlushQueueConfig(FlushQueueConfig.DEFAULT_SIZE, 10_000, false));
         if (cache)
         {
             b.cache(CacheConfig.defaults());
