@@ -24,7 +24,8 @@ public enum Bug
      * {@code DMA_FROM_DEVICE}: the device's writes fault behind an IOMMU, dma-debug sees the direction mismatch.
      */
     WRONG_DIRECTION("wrong-direction",
-        List.of("FREE_WRONG_DIRECTION", "SYNC_WRONG_DIRECTION", "IOMMU_PERMISSION_FAULT")),
+        List.of("FREE_WRONG_DIRECTION", "SYNC_WRONG_DIRECTION", "IOMMU_PERMISSION_FAULT",
+            "DEVICE_ACCESS_WRONG_DIRECTION")),
     /** The driver never unmaps some buffers: dma-debug reports pending mappings when the device is released. */
     LEAK("leak", List.of("LEAK_AT_RELEASE"));
 
