@@ -185,13 +185,15 @@ public final class IovaDomain
         }
         final int cached = limitExclusive <= dma32BitPfn ? cached32Node : cachedNode;
         final int alignOrder = sizeAligned ? 64 - Long.numberOfLeadingZeros(size - 1) : 0;
-        long pfn = tree.search(size, alignOrder, sizeAligned, startPfn, Math.min(limitExclusive, tree.lo(cached)));
+        // the cached node's own gap first: the kernel's walk starts right there
+        long pfn = tree.search(
+            size, alignOrder, sizeAligned, startPfn, Math.min(limitExclusive, tree.lo(cached)), cached);
         if (pfn < 0)
         {
             final long retryPfn = tree.hi(cached);
             if (retryPfn < limitExclusive)
             {
-                pfn = tree.search(size, alignOrder, sizeAligned, retryPfn + 1, limitExclusive);
+                pfn = tree.search(size, alignOrder, sizeAligned, retryPfn + 1, limitExclusive, IovaTree.NIL);
             }
             if (pfn < 0)
             {
@@ -200,7 +202,7 @@ public final class IovaDomain
                 return 0;
             }
         }
-        final int node = tree.insert(pfn, pfn + size - 1);
+        final int node = tree.insertBelow(tree.fitNode(), pfn, pfn + size - 1);
         if (pfn + size - 1 < dma32BitPfn)
         {
             cached32Node = node;
