@@ -9,21 +9,22 @@ import java.util.Arrays;
  *
  * <h2>Layout</h2>
  * Node {@code i} (1-based; {@link #NIL} = 0, an all-zero slot that is never written: height 0, no children,
- * no gaps) is the stride {@code [7i, 7i + 7)} of one {@code long[]}:
+ * no gaps) is the stride {@code [6 + 8i, 14 + 8i)} of one {@code long[]}, 64 bytes (see {@link #PAD}):
  * <pre>
  *   LO, HI     the range, inclusive
  *   PREV_HI    hi of the in-order predecessor, -1 for the lowest node: the node's own gap is the free run
  *              [PREV_HI + 1, LO - 1] just below it (for the lowest node, everything below it)
+ *   OWN_FIT    fitKey(own gap), 0 for the lowest node; kept with PREV_HI so re-augmenting never recomputes it
  *   MAX_FIT    max over the subtree's own gaps of fitKey(gap), see below
  *   MAX_GAP    max width of the subtree's own gaps
- *              (both leave out the lowest node's run: a top-down allocator keeps allocating just below the
+ *              (all three leave out the lowest node's run: a top-down allocator keeps allocating just below the
  *              lowest range, and that run would change the augmentation of every node on the left spine;
  *              the search reaches it on the left spine, where no subtree lies inside the window)
  *   META       left child (bits 0..27), right child (bits 28..55), AVL height (bits 56..63)
  *   PARENT     parent node, NIL for the root
  * </pre>
- * 56 bytes per node; a freed index goes on a free list threaded through the left child, so node indices are
- * stable for the lifetime of a range ({@link IovaDomain}'s cached nodes rely on that).
+ * A freed index goes on a free list threaded through the left child, so node indices are stable for the
+ * lifetime of a range ({@link IovaDomain}'s cached nodes rely on that).
  *
  * <p>Each node carries the gap below it rather than its subtree's span, so a rotation never changes a node's
  * own gap and an insert or delete changes the own gap of exactly one other node (the successor), which is an
@@ -58,14 +59,21 @@ import java.util.Arrays;
 final class IovaTree
 {
     static final int NIL = 0;
-    private static final int STRIDE = 7;
-    private static final int LO = 0;
-    private static final int HI = 1;
-    private static final int PREV_HI = 2;
-    private static final int MAX_FIT = 3;
-    private static final int MAX_GAP = 4;
-    private static final int META = 5;
-    private static final int PARENT = 6;
+    private static final int STRIDE = 8;
+    /**
+     * Longs before node 0, so that with a 16-byte array header node {@code i} starts at byte {@code 64 (i + 1)}
+     * of the array: one cache line per node when the array starts on a line (G1 puts humongous arrays, those of
+     * large trees, at a region start); otherwise a node spans two lines, which costs time, not correctness.
+     */
+    private static final int PAD = 6;
+    private static final int LO = PAD;
+    private static final int HI = PAD + 1;
+    private static final int PREV_HI = PAD + 2;
+    private static final int OWN_FIT = PAD + 3;
+    private static final int MAX_FIT = PAD + 4;
+    private static final int MAX_GAP = PAD + 5;
+    private static final int META = PAD + 6;
+    private static final int PARENT = PAD + 7;
     static final int BYTES_PER_NODE = STRIDE * Long.BYTES;
 
     private static final int LINK_BITS = 28;
@@ -98,7 +106,7 @@ final class IovaTree
 
     IovaTree(final int initialCapacity)
     {
-        n = new long[Math.max(2, initialCapacity + 1) * STRIDE];
+        n = new long[PAD + Math.max(2, initialCapacity + 1) * STRIDE];
     }
 
     /** Drops every node. */
@@ -119,7 +127,7 @@ final class IovaTree
 
     int capacity()
     {
-        return n.length / STRIDE - 1;
+        return (n.length - PAD) / STRIDE - 1;
     }
 
     long visits()
@@ -387,14 +395,14 @@ final class IovaTree
         final int b = nn * STRIDE;
         a[b + LO] = pfnLo;
         a[b + HI] = pfnHi;
-        a[b + PREV_HI] = prevHi;
-        a[b + MAX_FIT] = prevHi >= 0 ? fitKey(prevHi + 1, pfnLo - 1) : 0;
+        setPrevHi(nn, prevHi);
+        a[b + MAX_FIT] = a[b + OWN_FIT];
         a[b + MAX_GAP] = prevHi >= 0 ? pfnLo - 1 - prevHi : 0;
         a[b + META] = 1L << HEIGHT_SHIFT;
         a[b + PARENT] = parent;
         if (succ != NIL)
         {
-            a[succ * STRIDE + PREV_HI] = pfnHi;
+            setPrevHi(succ, pfnHi);
         }
         size++;
         finger = nn;
@@ -431,7 +439,7 @@ final class IovaTree
             final int succ = leftAncestor(node);
             if (succ != NIL)
             {
-                a[succ * STRIDE + PREV_HI] = dPrevHi;
+                setPrevHi(succ, dPrevHi);
             }
             replaceChild(p, node, l);
             release(node);
@@ -459,10 +467,18 @@ final class IovaTree
             from = s;
         }
         linkLeft(s, l);
-        a[s * STRIDE + PREV_HI] = dPrevHi;
+        setPrevHi(s, dPrevHi);
         replaceChild(p, node, s);
         release(node);
         rebalanceUp(from, s);
+    }
+
+    /** Sets {@code t}'s own gap to start above {@code prevHi} (-1: t is the lowest node, its run left out). */
+    private void setPrevHi(final int t, final long prevHi)
+    {
+        final int b = t * STRIDE;
+        n[b + PREV_HI] = prevHi;
+        n[b + OWN_FIT] = prevHi >= 0 ? fitKey(prevHi + 1, n[b + LO] - 1) : 0;
     }
 
     private void release(final int node)
@@ -484,6 +500,7 @@ final class IovaTree
     void lowerLo(final int node, final long newLo)
     {
         n[node * STRIDE + LO] = newLo;
+        setPrevHi(node, n[node * STRIDE + PREV_HI]);
         rebalanceUp(node, node);
     }
 
@@ -656,7 +673,7 @@ final class IovaTree
             freeHead = (int)(n[t * STRIDE + META] & LINK_MASK);
             return t;
         }
-        if ((long)(nextUnused + 1) * STRIDE > n.length)
+        if (PAD + (long)(nextUnused + 1) * STRIDE > n.length)
         {
             grow();
         }
@@ -665,24 +682,22 @@ final class IovaTree
 
     private void grow()
     {
-        final int nodes = n.length / STRIDE;
+        final int nodes = (n.length - PAD) / STRIDE;
         if (nodes > MAX_NODES)
         {
             throw new IllegalStateException("IOVA tree full: " + MAX_NODES + " ranges");
         }
         final int capacity = (int)Math.min((long)MAX_NODES + 1, nodes + (nodes >> 1) + 16L);
-        n = Arrays.copyOf(n, capacity * STRIDE);
+        n = Arrays.copyOf(n, PAD + capacity * STRIDE);
     }
 
     /** Re-augments {@code t} and rotates it if unbalanced. @return the node now at {@code t}'s place, its parent link unset. */
     private int balance(final int t)
     {
-        update(t);
-        final int l = left(t);
-        final int r = right(t);
-        final int bf = h(l) - h(r);
+        final int bf = update(t);
         if (bf > 1)
         {
+            final int l = left(t);
             if (h(left(l)) < h(right(l)))
             {
                 linkLeft(t, rotateLeft(l));
@@ -691,6 +706,7 @@ final class IovaTree
         }
         if (bf < -1)
         {
+            final int r = right(t);
             if (h(right(r)) < h(left(r)))
             {
                 linkRight(t, rotateRight(r));
@@ -720,27 +736,26 @@ final class IovaTree
         return r;
     }
 
-    /** Recomputes {@code t}'s height and augmentation from its own gap and its children (NIL's are zero). */
-    private void update(final int t)
+    /**
+     * Recomputes {@code t}'s height and augmentation from its own gap and its children (NIL's are zero).
+     *
+     * @return the balance factor, left height minus right height.
+     */
+    private int update(final int t)
     {
         final long[] a = n;
         final int b = t * STRIDE;
         final long meta = a[b + META];
         final int lb = (int)(meta & LINK_MASK) * STRIDE;
         final int rb = (int)((meta >>> LINK_BITS) & LINK_MASK) * STRIDE;
-        final long lo = a[b + LO];
         final long prevHi = a[b + PREV_HI];
-        long fit = Math.max(a[lb + MAX_FIT], a[rb + MAX_FIT]);
-        long gap = Math.max(a[lb + MAX_GAP], a[rb + MAX_GAP]);
-        if (prevHi >= 0)
-        {
-            fit = Math.max(fit, fitKey(prevHi + 1, lo - 1));
-            gap = Math.max(gap, lo - 1 - prevHi);
-        }
-        a[b + MAX_FIT] = fit;
-        a[b + MAX_GAP] = gap;
-        final long height = 1 + Math.max(a[lb + META] >>> HEIGHT_SHIFT, a[rb + META] >>> HEIGHT_SHIFT);
-        a[b + META] = (meta & ~HEIGHT_MASK) | (height << HEIGHT_SHIFT);
+        final long gap = Math.max(a[lb + MAX_GAP], a[rb + MAX_GAP]);
+        a[b + MAX_FIT] = Math.max(a[b + OWN_FIT], Math.max(a[lb + MAX_FIT], a[rb + MAX_FIT]));
+        a[b + MAX_GAP] = prevHi >= 0 ? Math.max(gap, a[b + LO] - 1 - prevHi) : gap;
+        final long lh = a[lb + META] >>> HEIGHT_SHIFT;
+        final long rh = a[rb + META] >>> HEIGHT_SHIFT;
+        a[b + META] = (meta & ~HEIGHT_MASK) | ((1 + Math.max(lh, rh)) << HEIGHT_SHIFT);
+        return (int)(lh - rh);
     }
 
     /**
@@ -749,7 +764,7 @@ final class IovaTree
      */
     int verify()
     {
-        for (int i = 0; i < STRIDE; i++)
+        for (int i = 0; i < PAD + STRIDE; i++)
         {
             if (n[i] != 0)
             {
@@ -788,11 +803,13 @@ final class IovaTree
         }
         final int nl = verify(l);
         final int b = t * STRIDE;
+        final long keepOwnFit = n[b + OWN_FIT];
+        setPrevHi(t, n[b + PREV_HI]);
         final long keepFit = n[b + MAX_FIT];
         final long keepGap = n[b + MAX_GAP];
         final long keepMeta = n[b + META];
         update(t);
-        if (keepFit != n[b + MAX_FIT] || keepGap != n[b + MAX_GAP] || keepMeta != n[b + META]
+        if (keepOwnFit != n[b + OWN_FIT] || keepFit != n[b + MAX_FIT] || keepGap != n[b + MAX_GAP] || keepMeta != n[b + META]
             || Math.abs(h(l) - h(r)) > 1 || lo(t) > hi(t) || n[b + PREV_HI] != prevVerified
             || lo(t) <= prevVerified)
         {
