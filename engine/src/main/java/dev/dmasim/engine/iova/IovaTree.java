@@ -468,6 +468,12 @@ final class IovaTree
         }
         linkLeft(s, l);
         setPrevHi(s, dPrevHi);
+        // s inherits node's height and maxima as its "before" values: the walk up compares against what the
+        // ancestors were computed from, so it cannot stop early on s's stale values from its old place
+        final int sb = s * STRIDE;
+        a[sb + MAX_FIT] = a[db + MAX_FIT];
+        a[sb + MAX_GAP] = a[db + MAX_GAP];
+        a[sb + META] = (a[sb + META] & ~HEIGHT_MASK) | (dMeta & HEIGHT_MASK);
         replaceChild(p, node, s);
         release(node);
         rebalanceUp(from, s);
@@ -809,11 +815,15 @@ final class IovaTree
         final long keepGap = n[b + MAX_GAP];
         final long keepMeta = n[b + META];
         update(t);
-        if (keepOwnFit != n[b + OWN_FIT] || keepFit != n[b + MAX_FIT] || keepGap != n[b + MAX_GAP] || keepMeta != n[b + META]
-            || Math.abs(h(l) - h(r)) > 1 || lo(t) > hi(t) || n[b + PREV_HI] != prevVerified
-            || lo(t) <= prevVerified)
+        if (keepOwnFit != n[b + OWN_FIT] || keepFit != n[b + MAX_FIT] || keepGap != n[b + MAX_GAP]
+            || keepMeta != n[b + META] || Math.abs(h(l) - h(r)) > 1 || lo(t) > hi(t)
+            || n[b + PREV_HI] != prevVerified || lo(t) <= prevVerified)
         {
-            throw new IllegalStateException("corrupt node " + t + " [" + lo(t) + ", " + hi(t) + "]");
+            throw new IllegalStateException("corrupt node " + t + " [" + lo(t) + ", " + hi(t) + "]: prevHi "
+                + n[b + PREV_HI] + " (predecessor's hi " + prevVerified + "), own fit " + keepOwnFit + " ("
+                + n[b + OWN_FIT] + "), max fit " + keepFit + " (" + n[b + MAX_FIT] + "), max gap " + keepGap + " ("
+                + n[b + MAX_GAP] + "), height " + (keepMeta >>> HEIGHT_SHIFT) + " (" + h(t) + "), balance "
+                + (h(l) - h(r)));
         }
         prevVerified = hi(t);
         return nl + 1 + verify(r);
