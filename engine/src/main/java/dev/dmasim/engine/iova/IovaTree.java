@@ -29,7 +29,8 @@ import java.util.Arrays;
  * <p>Each node carries the gap below it rather than its subtree's span, so a rotation never changes a node's
  * own gap and an insert or delete changes the own gap of exactly one other node (the successor), which is an
  * ancestor of the place where the tree changes. Updates walk the parent links upwards from that place and stop
- * at the first node at or above the successor whose height and augmentation come out unchanged.
+ * after the first node at or above the successor whose height comes out unchanged and whose maxima leave its
+ * parent's as they are (unchanged, or neither the parent's maximum before nor above it after).
  *
  * <h2>Locality, as the kernel's cached node gives it</h2>
  * The parent links make every update start where the tree changes instead of at the root:
@@ -511,9 +512,9 @@ final class IovaTree
     }
 
     /**
-     * Re-balances and re-augments {@code from}, then its ancestors, stopping at the first one at or above
+     * Re-balances and re-augments {@code from}, then its ancestors, stopping after the first one at or above
      * {@code mustReach} (an ancestor of {@code from}, or {@code from} itself; NIL: no such bound) whose
-     * subtree's height and augmentation are unchanged.
+     * subtree's height is unchanged and whose maxima change nothing in its parent.
      */
     private void rebalanceUp(final int from, final int mustReach)
     {
@@ -535,13 +536,36 @@ final class IovaTree
                 replaceChild(up, t, nt);
             }
             final int nb = nt * STRIDE;
-            if (reached && a[nb + MAX_FIT] == oldFit && a[nb + MAX_GAP] == oldGap
-                && (a[nb + META] & HEIGHT_MASK) == oldH)
+            if (reached && (a[nb + META] & HEIGHT_MASK) == oldH
+                && parentKeeps(up, oldFit, a[nb + MAX_FIT], oldGap, a[nb + MAX_GAP]))
             {
                 return;
             }
             t = up;
         }
+    }
+
+    /**
+     * Whether {@code up}'s maxima stay as stored when one child's maxima go from old to new values, all else
+     * (its own gap, the other child, its balance) unchanged: unchanged values, or a child that neither held
+     * the maximum nor exceeds it. Saves re-augmenting the first ancestor a change does not reach.
+     */
+    private boolean parentKeeps(
+        final int up, final long oldFit, final long newFit, final long oldGap, final long newGap)
+    {
+        if (newFit == oldFit && newGap == oldGap)
+        {
+            return true;
+        }
+        if (up == NIL)
+        {
+            return true;
+        }
+        final int ub = up * STRIDE;
+        final long upFit = n[ub + MAX_FIT];
+        final long upGap = n[ub + MAX_GAP];
+        return (newFit == oldFit || (oldFit < upFit && newFit <= upFit))
+            && (newGap == oldGap || (oldGap < upGap && newGap <= upGap));
     }
 
     /**
