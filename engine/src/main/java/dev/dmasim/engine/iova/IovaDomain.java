@@ -17,7 +17,8 @@ import java.util.function.ToLongFunction;
  * aligned to {@code roundup_pow_of_two(size)} when size-aligned, one retry from the limit down to just above
  * the cached node, the {@code max32_alloc_size} fast-fail (set on every failure, reset when a range starting
  * below 4 GiB is freed) and the cached-node updates on insert and delete. Only the search differs: the
- * kernel walks the ranges linearly, {@link IovaTree} finds the same answer in O(log n).
+ * kernel walks the ranges linearly, {@link IovaTree} finds the same answer in O(log n), and in O(1) when it
+ * lies in the free run just below the cached node (where the kernel's walk stops at once).
  *
  * <p><b>rcache</b> as the kernel since v6.7: one cache per order 0..5 ({@code 1 << order} pfns); per CPU a
  * {@code loaded} and a {@code prev} magazine of {@link #IOVA_MAG_SIZE} pfns; an unbounded LIFO depot of full
@@ -185,13 +186,15 @@ public final class IovaDomain
         }
         final int cached = limitExclusive <= dma32BitPfn ? cached32Node : cachedNode;
         final int alignOrder = sizeAligned ? 64 - Long.numberOfLeadingZeros(size - 1) : 0;
-        long pfn = tree.search(size, alignOrder, sizeAligned, startPfn, Math.min(limitExclusive, tree.lo(cached)));
+        // the cached node's own gap first: the kernel's walk starts right there
+        long pfn = tree.search(
+            size, alignOrder, sizeAligned, startPfn, Math.min(limitExclusive, tree.lo(cached)), cached);
         if (pfn < 0)
         {
             final long retryPfn = tree.hi(cached);
             if (retryPfn < limitExclusive)
             {
-                pfn = tree.search(size, alignOrder, sizeAligned, retryPfn + 1, limitExclusive);
+                pfn = tree.search(size, alignOrder, sizeAligned, retryPfn + 1, limitExclusive, IovaTree.NIL);
             }
             if (pfn < 0)
             {
@@ -200,7 +203,7 @@ public final class IovaDomain
                 return 0;
             }
         }
-        final int node = tree.insert(pfn, pfn + size - 1);
+        final int node = tree.insertBelow(tree.fitNode(), pfn, pfn + size - 1);
         if (pfn + size - 1 < dma32BitPfn)
         {
             cached32Node = node;

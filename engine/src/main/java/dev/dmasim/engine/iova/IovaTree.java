@@ -4,31 +4,46 @@ import java.util.Arrays;
 
 /**
  * The set of allocated IOVA ranges {@code [lo, hi]} (units: pfns, inclusive) of one {@link IovaDomain}, as an
- * AVL tree kept in one primitive array (no object per node), augmented so that the free space can be searched
- * in O(log n) whatever the fragmentation.
+ * AVL tree with parent links kept in one primitive array (no object per node), augmented so that the free
+ * space can be searched in O(log n) whatever the fragmentation.
  *
  * <h2>Layout</h2>
- * Node {@code i} (1-based; {@link #NIL} = 0, an all-zero slot: height 0, no children, no gaps) is the stride
- * {@code [6i, 6i + 6)} of one {@code long[]}, so a node is one or two cache lines:
+ * Node {@code i} (1-based; {@link #NIL} = 0, an all-zero slot that is never written: height 0, no children,
+ * no gaps) is the stride {@code [6 + 8i, 14 + 8i)} of one {@code long[]}, 64 bytes (see {@link #PAD}):
  * <pre>
  *   LO, HI     the range, inclusive
  *   PREV_HI    hi of the in-order predecessor, -1 for the lowest node: the node's own gap is the free run
  *              [PREV_HI + 1, LO - 1] just below it (for the lowest node, everything below it)
+ *   OWN_FIT    fitKey(own gap), 0 for the lowest node; kept with PREV_HI so re-augmenting never recomputes it
  *   MAX_FIT    max over the subtree's own gaps of fitKey(gap), see below
  *   MAX_GAP    max width of the subtree's own gaps
- *              (both leave out the lowest node's run: a top-down allocator keeps allocating just below the
+ *              (all three leave out the lowest node's run: a top-down allocator keeps allocating just below the
  *              lowest range, and that run would change the augmentation of every node on the left spine;
  *              the search reaches it on the left spine, where no subtree lies inside the window)
  *   META       left child (bits 0..27), right child (bits 28..55), AVL height (bits 56..63)
+ *   PARENT     parent node, NIL for the root
  * </pre>
- * 48 bytes per node; a freed index goes on a free list threaded through the left child, so node indices are
- * stable for the lifetime of a range ({@link IovaDomain}'s cached nodes rely on that).
+ * A freed index goes on a free list threaded through the left child, so node indices are stable for the
+ * lifetime of a range ({@link IovaDomain}'s cached nodes rely on that).
  *
  * <p>Each node carries the gap below it rather than its subtree's span, so a rotation never changes a node's
- * own gap and an insert or delete changes the own gap of exactly one other node (the successor), always on
- * the search path: updates walk that path upwards once and stop at the first node (at or above the
- * successor) whose height and augmentation come out unchanged. {@link #find} remembers its path, so the
- * {@link #successor} and {@link #remove} that {@link IovaDomain} does next do not descend again.
+ * own gap and an insert or delete changes the own gap of exactly one other node (the successor), which is an
+ * ancestor of the place where the tree changes. Updates walk the parent links upwards from that place and stop
+ * after the first node at or above the successor whose height comes out unchanged and whose maxima leave its
+ * parent's as they are (unchanged, or neither the parent's maximum before nor above it after).
+ *
+ * <h2>Locality, as the kernel's cached node gives it</h2>
+ * The parent links make every update start where the tree changes instead of at the root:
+ * <ul>
+ * <li>{@link #search} with a hint node (the domain's cached node) first tries the hint's own gap, which is the
+ * highest free run below it: when the answer lies there (the kernel's allocation that fits right below its
+ * cached node), the search is O(1);</li>
+ * <li>{@link #insertBelow} links the new range as the in-order predecessor of the node whose own gap the last
+ * search answered from ({@link #fitNode()}): no descent from the root;</li>
+ * <li>{@link #find} first tries the last inserted node (a finger), so freeing the range allocated last does not
+ * descend; {@link #successor} and {@link #remove} follow links, O(1) amortized.</li>
+ * </ul>
+ * Every operation stays O(log n) in the worst case.
  *
  * <h2>The fit key</h2>
  * For a free run {@code [a, b]} let {@code o} be the largest order such that it contains a block of
@@ -40,18 +55,26 @@ import java.util.Arrays;
  * power of two or not, and a subtree whose max key fails it is skipped in O(1). Unaligned requests use
  * {@code maxGap >= s}.
  *
- * <p>Not thread-safe: {@link IovaDomain} calls it under its tree lock.
+ * <p>Not thread-safe: {@link IovaDomain} calls it under its tree lock (single writer, no reader outside it).
  */
 final class IovaTree
 {
     static final int NIL = 0;
-    private static final int STRIDE = 6;
-    private static final int LO = 0;
-    private static final int HI = 1;
-    private static final int PREV_HI = 2;
-    private static final int MAX_FIT = 3;
-    private static final int MAX_GAP = 4;
-    private static final int META = 5;
+    private static final int STRIDE = 8;
+    /**
+     * Longs before node 0, so that with a 16-byte array header node {@code i} starts at byte {@code 64 (i + 1)}
+     * of the array: one cache line per node when the array starts on a line (G1 puts humongous arrays, those of
+     * large trees, at a region start); otherwise a node spans two lines, which costs time, not correctness.
+     */
+    private static final int PAD = 6;
+    private static final int LO = PAD;
+    private static final int HI = PAD + 1;
+    private static final int PREV_HI = PAD + 2;
+    private static final int OWN_FIT = PAD + 3;
+    private static final int MAX_FIT = PAD + 4;
+    private static final int MAX_GAP = PAD + 5;
+    private static final int META = PAD + 6;
+    private static final int PARENT = PAD + 7;
     static final int BYTES_PER_NODE = STRIDE * Long.BYTES;
 
     private static final int LINK_BITS = 28;
@@ -60,8 +83,6 @@ final class IovaTree
     private static final long HEIGHT_MASK = 0xFFL << HEIGHT_SHIFT;
     /** Most nodes a tree can hold (child links are 28 bits). */
     static final int MAX_NODES = (1 << LINK_BITS) - 1;
-    /** An AVL tree of 2^28 nodes is at most 1.44 * 28 + 2 high. */
-    private static final int MAX_DEPTH = 48;
 
     private long[] n;
 
@@ -71,10 +92,10 @@ final class IovaTree
     private int size;
     private long visits;
 
-    // the root-to-node path of the last find(), valid until the tree changes
-    private final int[] path = new int[MAX_DEPTH];
-    private int pathNode = NIL;
-    private int pathLen;
+    /** The last inserted node while it lives, else NIL: {@link #find} tries it first. */
+    private int finger = NIL;
+    /** The node whose own gap held the last successful {@link #search}'s answer, NIL for an empty tree. */
+    private int fitNode = NIL;
 
     // search arguments, set by search() (single-threaded under the domain's lock)
     private long sLow;
@@ -86,7 +107,7 @@ final class IovaTree
 
     IovaTree(final int initialCapacity)
     {
-        n = new long[Math.max(2, initialCapacity + 1) * STRIDE];
+        n = new long[PAD + Math.max(2, initialCapacity + 1) * STRIDE];
     }
 
     /** Drops every node. */
@@ -96,7 +117,8 @@ final class IovaTree
         freeHead = NIL;
         nextUnused = 1;
         size = 0;
-        pathNode = NIL;
+        finger = NIL;
+        fitNode = NIL;
     }
 
     int size()
@@ -106,7 +128,7 @@ final class IovaTree
 
     int capacity()
     {
-        return n.length / STRIDE - 1;
+        return (n.length - PAD) / STRIDE - 1;
     }
 
     long visits()
@@ -129,6 +151,12 @@ final class IovaTree
         return root;
     }
 
+    /** @return the node whose own gap held the last successful {@link #search}'s answer; see {@link #insertBelow}. */
+    int fitNode()
+    {
+        return fitNode;
+    }
+
     private int left(final int t)
     {
         return (int)(n[t * STRIDE + META] & LINK_MASK);
@@ -139,34 +167,74 @@ final class IovaTree
         return (int)((n[t * STRIDE + META] >>> LINK_BITS) & LINK_MASK);
     }
 
+    private int parent(final int t)
+    {
+        return (int)n[t * STRIDE + PARENT];
+    }
+
     private int h(final int t)
     {
         return (int)(n[t * STRIDE + META] >>> HEIGHT_SHIFT);
     }
 
-    private void setLeft(final int t, final int child)
+    /** Sets {@code t}'s left child and, unless it is NIL, the child's parent. */
+    private void linkLeft(final int t, final int child)
     {
         final int m = t * STRIDE + META;
         n[m] = (n[m] & ~LINK_MASK) | child;
+        if (child != NIL)
+        {
+            n[child * STRIDE + PARENT] = t;
+        }
     }
 
-    private void setRight(final int t, final int child)
+    /** Sets {@code t}'s right child and, unless it is NIL, the child's parent. */
+    private void linkRight(final int t, final int child)
     {
         final int m = t * STRIDE + META;
         n[m] = (n[m] & ~(LINK_MASK << LINK_BITS)) | ((long)child << LINK_BITS);
+        if (child != NIL)
+        {
+            n[child * STRIDE + PARENT] = t;
+        }
     }
 
-    /** @return the node whose range contains {@code pfn}, or {@link #NIL}; remembers the path to it. */
+    /** Puts {@code child} where {@code old}, a child of {@code parent} (NIL: the root), hangs. */
+    private void replaceChild(final int parent, final int old, final int child)
+    {
+        if (parent == NIL)
+        {
+            root = child;
+            if (child != NIL)
+            {
+                n[child * STRIDE + PARENT] = NIL;
+            }
+        }
+        else if (left(parent) == old)
+        {
+            linkLeft(parent, child);
+        }
+        else
+        {
+            linkRight(parent, child);
+        }
+    }
+
+    /** @return the node whose range contains {@code pfn}, or {@link #NIL}. */
     int find(final long pfn)
     {
         final long[] a = n;
+        final int f = finger;
+        if (f != NIL && pfn >= a[f * STRIDE + LO] && pfn <= a[f * STRIDE + HI])
+        {
+            visits++;
+            return f;
+        }
         int t = root;
-        int depth = 0;
         while (t != NIL)
         {
             visits++;
             final int b = t * STRIDE;
-            path[depth++] = t;
             if (pfn < a[b + LO])
             {
                 t = (int)(a[b + META] & LINK_MASK);
@@ -177,12 +245,9 @@ final class IovaTree
             }
             else
             {
-                pathNode = t;
-                pathLen = depth;
                 return t;
             }
         }
-        pathNode = NIL;
         return NIL;
     }
 
@@ -207,30 +272,6 @@ final class IovaTree
         return best;
     }
 
-    /** Sets {@link #path} to the root-to-{@code node} path (node last) unless it already is. */
-    private void pathTo(final int node)
-    {
-        if (pathNode == node)
-        {
-            return;
-        }
-        final long key = lo(node);
-        int t = root;
-        int depth = 0;
-        while (true)
-        {
-            visits++;
-            path[depth++] = t;
-            if (t == node)
-            {
-                break;
-            }
-            t = key < lo(t) ? left(t) : right(t);
-        }
-        pathNode = node;
-        pathLen = depth;
-    }
-
     /** @return the in-order successor of {@code node}, or {@link #NIL}. */
     int successor(final int node)
     {
@@ -245,17 +286,21 @@ final class IovaTree
             }
             return t;
         }
-        pathTo(node);
-        final long key = lo(node);
-        for (int i = pathLen - 2; i >= 0; i--)
+        return leftAncestor(node);
+    }
+
+    /** @return the nearest ancestor of {@code node} that holds it in its left subtree, or NIL. */
+    private int leftAncestor(final int node)
+    {
+        int c = node;
+        int p = parent(c);
+        while (p != NIL && right(p) == c)
         {
-            final int a = path[i];
-            if (key < lo(a))
-            {
-                return a;
-            }
+            visits++;
+            c = p;
+            p = parent(p);
         }
-        return NIL;
+        return p;
     }
 
     /** @return the lowest node, or NIL. */
@@ -274,141 +319,173 @@ final class IovaTree
         return t;
     }
 
-    /** Inserts {@code [pfnLo, pfnHi]}, which must not overlap any node. @return the new node. */
+    /** Inserts {@code [pfnLo, pfnHi]}, which must not overlap any node, descending from the root. @return the new node. */
     int insert(final long pfnLo, final long pfnHi)
     {
-        final int nn = newNode();
         final long[] a = n;
         int t = root;
-        int depth = 0;
+        int parent = NIL;
         int pred = NIL;
         int succ = NIL;
-        int succDepth = Integer.MAX_VALUE;
+        boolean asLeft = false;
         while (t != NIL)
         {
             visits++;
-            path[depth++] = t;
+            parent = t;
             final int b = t * STRIDE;
             if (pfnLo < a[b + LO])
             {
                 succ = t;
-                succDepth = depth - 1;
+                asLeft = true;
                 t = (int)(a[b + META] & LINK_MASK);
             }
             else
             {
                 pred = t;
+                asLeft = false;
                 t = (int)((a[b + META] >>> LINK_BITS) & LINK_MASK);
             }
         }
-        final int b = nn * STRIDE;
         final long prevHi = pred == NIL ? -1 : a[pred * STRIDE + HI];
+        return link(parent, asLeft, succ, prevHi, pfnLo, pfnHi);
+    }
+
+    /**
+     * Inserts {@code [pfnLo, pfnHi]} as the in-order predecessor of {@code succ}: the range must lie in
+     * {@code succ}'s own gap (as a {@link #search} answer found in {@link #fitNode()}'s gap does). No descent
+     * from the root: the new node hangs at the bottom of {@code succ}'s left subtree.
+     *
+     * @param succ the node just above the new range, or NIL to insert from the root.
+     * @return the new node.
+     */
+    int insertBelow(final int succ, final long pfnLo, final long pfnHi)
+    {
+        if (succ == NIL)
+        {
+            return insert(pfnLo, pfnHi);
+        }
+        final long[] a = n;
+        final int sb = succ * STRIDE;
+        final long prevHi = a[sb + PREV_HI];
+        if (pfnLo <= prevHi || pfnLo > pfnHi || pfnHi >= a[sb + LO])
+        {
+            throw new IllegalStateException("[" + pfnLo + ", " + pfnHi + "] is not in the gap below node " + succ);
+        }
+        visits++;
+        int t = (int)(a[sb + META] & LINK_MASK);
+        if (t == NIL)
+        {
+            return link(succ, true, succ, prevHi, pfnLo, pfnHi);
+        }
+        int r;
+        while ((r = (int)((a[t * STRIDE + META] >>> LINK_BITS) & LINK_MASK)) != NIL)
+        {
+            visits++;
+            t = r;
+        }
+        visits++;
+        return link(t, false, succ, prevHi, pfnLo, pfnHi);
+    }
+
+    /** Hangs a new leaf under {@code parent} (NIL: as the root), fixes its successor's gap, re-balances. */
+    private int link(
+        final int parent, final boolean asLeft, final int succ, final long prevHi, final long pfnLo, final long pfnHi)
+    {
+        final int nn = newNode();
+        final long[] a = n;
+        final int b = nn * STRIDE;
         a[b + LO] = pfnLo;
         a[b + HI] = pfnHi;
-        a[b + PREV_HI] = prevHi;
-        a[b + MAX_FIT] = prevHi >= 0 ? fitKey(prevHi + 1, pfnLo - 1) : 0;
+        setPrevHi(nn, prevHi);
+        a[b + MAX_FIT] = a[b + OWN_FIT];
         a[b + MAX_GAP] = prevHi >= 0 ? pfnLo - 1 - prevHi : 0;
         a[b + META] = 1L << HEIGHT_SHIFT;
+        a[b + PARENT] = parent;
         if (succ != NIL)
         {
-            a[succ * STRIDE + PREV_HI] = pfnHi;
+            setPrevHi(succ, pfnHi);
         }
-        if (depth == 0)
+        size++;
+        finger = nn;
+        if (parent == NIL)
         {
             root = nn;
+            return nn;
+        }
+        if (asLeft)
+        {
+            linkLeft(parent, nn);
         }
         else
         {
-            final int parent = path[depth - 1];
-            if (pfnLo < a[parent * STRIDE + LO])
-            {
-                setLeft(parent, nn);
-            }
-            else
-            {
-                setRight(parent, nn);
-            }
+            linkRight(parent, nn);
         }
-        size++;
-        pathNode = NIL;
-        rebalanceUp(depth - 1, succDepth);
+        rebalanceUp(parent, succ);
         return nn;
     }
 
     /** Removes {@code node}; the other nodes keep their indices. */
     void remove(final int node)
     {
-        pathTo(node);
-        final int dIdx = pathLen - 1;
         final long[] a = n;
         final int db = node * STRIDE;
         final long dMeta = a[db + META];
         final int l = (int)(dMeta & LINK_MASK);
         final int r = (int)((dMeta >>> LINK_BITS) & LINK_MASK);
+        final int p = (int)a[db + PARENT];
         final long dPrevHi = a[db + PREV_HI];
         if (r == NIL)
         {
-            // the successor, if any, is the nearest ancestor reached by going left
-            final long key = a[db + LO];
-            int sIdx = Integer.MAX_VALUE;
-            for (int i = dIdx - 1; i >= 0; i--)
+            // the successor, if any, is the nearest ancestor holding node in its left subtree
+            final int succ = leftAncestor(node);
+            if (succ != NIL)
             {
-                final int anc = path[i];
-                if (key < lo(anc))
-                {
-                    a[anc * STRIDE + PREV_HI] = dPrevHi;
-                    sIdx = i;
-                    break;
-                }
+                setPrevHi(succ, dPrevHi);
             }
-            replaceChild(dIdx, node, l);
+            replaceChild(p, node, l);
             release(node);
-            rebalanceUp(dIdx - 1, sIdx);
+            rebalanceUp(p, succ);
             return;
         }
         // the successor s is the leftmost node of the right subtree: it takes node's place
-        int depth = dIdx + 1;
         int s = r;
         int sl;
         while ((sl = left(s)) != NIL)
         {
             visits++;
-            path[depth++] = s;
             s = sl;
         }
         visits++;
+        final int from;
         if (s != r)
         {
-            setLeft(path[depth - 1], right(s));
-            setRight(s, r);
-        }
-        setLeft(s, l);
-        a[s * STRIDE + PREV_HI] = dPrevHi;
-        replaceChild(dIdx, node, s);
-        path[dIdx] = s;
-        release(node);
-        rebalanceUp(s == r ? dIdx : depth - 1, dIdx);
-    }
-
-    /** Puts {@code child} where {@code old} (at {@code path[idx]}) hangs. */
-    private void replaceChild(final int idx, final int old, final int child)
-    {
-        if (idx == 0)
-        {
-            root = child;
+            from = parent(s);
+            linkLeft(from, right(s));
+            linkRight(s, r);
         }
         else
         {
-            final int parent = path[idx - 1];
-            if (left(parent) == old)
-            {
-                setLeft(parent, child);
-            }
-            else
-            {
-                setRight(parent, child);
-            }
+            from = s;
         }
+        linkLeft(s, l);
+        setPrevHi(s, dPrevHi);
+        // s inherits node's height and maxima as its "before" values: the walk up compares against what the
+        // ancestors were computed from, so it cannot stop early on s's stale values from its old place
+        final int sb = s * STRIDE;
+        a[sb + MAX_FIT] = a[db + MAX_FIT];
+        a[sb + MAX_GAP] = a[db + MAX_GAP];
+        a[sb + META] = (a[sb + META] & ~HEIGHT_MASK) | (dMeta & HEIGHT_MASK);
+        replaceChild(p, node, s);
+        release(node);
+        rebalanceUp(from, s);
+    }
+
+    /** Sets {@code t}'s own gap to start above {@code prevHi} (-1: t is the lowest node, its run left out). */
+    private void setPrevHi(final int t, final long prevHi)
+    {
+        final int b = t * STRIDE;
+        n[b + PREV_HI] = prevHi;
+        n[b + OWN_FIT] = prevHi >= 0 ? fitKey(prevHi + 1, n[b + LO] - 1) : 0;
     }
 
     private void release(final int node)
@@ -416,53 +493,92 @@ final class IovaTree
         n[node * STRIDE + META] = freeHead;
         freeHead = node;
         size--;
-        pathNode = NIL;
+        if (finger == node)
+        {
+            finger = NIL;
+        }
+        if (fitNode == node)
+        {
+            fitNode = NIL;
+        }
     }
 
     /** Lowers {@code node}'s lo to {@code newLo}, which must stay above its predecessor's hi. */
     void lowerLo(final int node, final long newLo)
     {
-        pathTo(node);
         n[node * STRIDE + LO] = newLo;
-        pathNode = NIL;
-        rebalanceUp(pathLen - 1, pathLen - 1);
+        setPrevHi(node, n[node * STRIDE + PREV_HI]);
+        rebalanceUp(node, node);
     }
 
     /**
-     * Re-balances and re-augments {@code path[from]}, then its ancestors, stopping at the first one at or above
-     * {@code path[mustReach]} whose subtree's height and augmentation are unchanged.
+     * Re-balances and re-augments {@code from}, then its ancestors, stopping after the first one at or above
+     * {@code mustReach} (an ancestor of {@code from}, or {@code from} itself; NIL: no such bound) whose
+     * subtree's height is unchanged and whose maxima change nothing in its parent.
      */
     private void rebalanceUp(final int from, final int mustReach)
     {
         final long[] a = n;
-        for (int i = from; i >= 0; i--)
+        boolean reached = mustReach == NIL;
+        int t = from;
+        while (t != NIL)
         {
-            final int t = path[i];
+            visits++;
+            final int up = (int)a[t * STRIDE + PARENT];
             final int b = t * STRIDE;
             final long oldFit = a[b + MAX_FIT];
             final long oldGap = a[b + MAX_GAP];
             final long oldH = a[b + META] & HEIGHT_MASK;
+            reached |= t == mustReach;
             final int nt = balance(t);
-            final int nb = nt * STRIDE;
             if (nt != t)
             {
-                replaceChild(i, t, nt);
+                replaceChild(up, t, nt);
             }
-            if (i <= mustReach && a[nb + MAX_FIT] == oldFit && a[nb + MAX_GAP] == oldGap
-                && (a[nb + META] & HEIGHT_MASK) == oldH)
+            final int nb = nt * STRIDE;
+            if (reached && (a[nb + META] & HEIGHT_MASK) == oldH
+                && parentKeeps(up, oldFit, a[nb + MAX_FIT], oldGap, a[nb + MAX_GAP]))
             {
                 return;
             }
+            t = up;
         }
     }
 
     /**
+     * Whether {@code up}'s maxima stay as stored when one child's maxima go from old to new values, all else
+     * (its own gap, the other child, its balance) unchanged: unchanged values, or a child that neither held
+     * the maximum nor exceeds it. Saves re-augmenting the first ancestor a change does not reach.
+     */
+    private boolean parentKeeps(
+        final int up, final long oldFit, final long newFit, final long oldGap, final long newGap)
+    {
+        if (newFit == oldFit && newGap == oldGap)
+        {
+            return true;
+        }
+        if (up == NIL)
+        {
+            return true;
+        }
+        final int ub = up * STRIDE;
+        final long upFit = n[ub + MAX_FIT];
+        final long upGap = n[ub + MAX_GAP];
+        return (newFit == oldFit || (oldFit < upFit && newFit <= upFit))
+            && (newGap == oldGap || (oldGap < upGap && newGap <= upGap));
+    }
+
+    /**
      * Highest {@code p} with {@code p >= low}, {@code p + size <= bound}, {@code [p, p+size-1]} free and, when
-     * {@code alignOrder > 0}, {@code p} a multiple of {@code 2^alignOrder}.
+     * {@code alignOrder > 0}, {@code p} a multiple of {@code 2^alignOrder}. Remembers in {@link #fitNode()} the
+     * node whose own gap holds {@code p}.
      *
+     * @param hint a node with {@code lo >= bound} whose own gap is tried first (NIL: none): that gap is the
+     *             highest free run below the hint, so an answer there is the answer.
      * @return p, or -1 if there is none.
      */
-    long search(final long size, final int alignOrder, final boolean aligned, final long low, final long bound)
+    long search(
+        final long size, final int alignOrder, final boolean aligned, final long low, final long bound, final int hint)
     {
         sLow = low;
         sBound = bound;
@@ -470,8 +586,24 @@ final class IovaTree
         sMask = -1L << alignOrder;
         sAligned = aligned;
         sThreshold = (1L << alignOrder) + size;
+        if (hint != NIL)
+        {
+            final int b = hint * STRIDE;
+            final long lo = n[b + LO];
+            if (bound <= lo)
+            {
+                visits++;
+                final long p = fitRun(n[b + PREV_HI] + 1, lo - 1);
+                if (p >= 0)
+                {
+                    fitNode = hint;
+                    return p;
+                }
+            }
+        }
         if (root == NIL)
         {
+            fitNode = NIL;
             return fitRun(0, Long.MAX_VALUE - 1);
         }
         // the left spine starts below every window, so it is never "fully inside": the lowest node's run,
@@ -521,6 +653,7 @@ final class IovaTree
         final long p = fitRun(prevHi + 1, lo - 1);
         if (p >= 0)
         {
+            fitNode = t;
             return p;
         }
         return search(l, gapsLo, prevHi - 1, fullyInside);
@@ -570,7 +703,7 @@ final class IovaTree
             freeHead = (int)(n[t * STRIDE + META] & LINK_MASK);
             return t;
         }
-        if ((long)(nextUnused + 1) * STRIDE > n.length)
+        if (PAD + (long)(nextUnused + 1) * STRIDE > n.length)
         {
             grow();
         }
@@ -579,34 +712,34 @@ final class IovaTree
 
     private void grow()
     {
-        final int nodes = n.length / STRIDE;
+        final int nodes = (n.length - PAD) / STRIDE;
         if (nodes > MAX_NODES)
         {
             throw new IllegalStateException("IOVA tree full: " + MAX_NODES + " ranges");
         }
         final int capacity = (int)Math.min((long)MAX_NODES + 1, nodes + (nodes >> 1) + 16L);
-        n = Arrays.copyOf(n, capacity * STRIDE);
+        n = Arrays.copyOf(n, PAD + capacity * STRIDE);
     }
 
+    /** Re-augments {@code t} and rotates it if unbalanced. @return the node now at {@code t}'s place, its parent link unset. */
     private int balance(final int t)
     {
-        update(t);
-        final int l = left(t);
-        final int r = right(t);
-        final int bf = h(l) - h(r);
+        final int bf = update(t);
         if (bf > 1)
         {
+            final int l = left(t);
             if (h(left(l)) < h(right(l)))
             {
-                setLeft(t, rotateLeft(l));
+                linkLeft(t, rotateLeft(l));
             }
             return rotateRight(t);
         }
         if (bf < -1)
         {
+            final int r = right(t);
             if (h(right(r)) < h(left(r)))
             {
-                setRight(t, rotateRight(r));
+                linkRight(t, rotateRight(r));
             }
             return rotateLeft(t);
         }
@@ -616,8 +749,8 @@ final class IovaTree
     private int rotateRight(final int t)
     {
         final int l = left(t);
-        setLeft(t, right(l));
-        setRight(l, t);
+        linkLeft(t, right(l));
+        linkRight(l, t);
         update(t);
         update(l);
         return l;
@@ -626,48 +759,64 @@ final class IovaTree
     private int rotateLeft(final int t)
     {
         final int r = right(t);
-        setRight(t, left(r));
-        setLeft(r, t);
+        linkRight(t, left(r));
+        linkLeft(r, t);
         update(t);
         update(r);
         return r;
     }
 
-    /** Recomputes {@code t}'s height and augmentation from its own gap and its children (NIL's are zero). */
-    private void update(final int t)
+    /**
+     * Recomputes {@code t}'s height and augmentation from its own gap and its children (NIL's are zero).
+     *
+     * @return the balance factor, left height minus right height.
+     */
+    private int update(final int t)
     {
         final long[] a = n;
         final int b = t * STRIDE;
         final long meta = a[b + META];
         final int lb = (int)(meta & LINK_MASK) * STRIDE;
         final int rb = (int)((meta >>> LINK_BITS) & LINK_MASK) * STRIDE;
-        final long lo = a[b + LO];
         final long prevHi = a[b + PREV_HI];
-        long fit = Math.max(a[lb + MAX_FIT], a[rb + MAX_FIT]);
-        long gap = Math.max(a[lb + MAX_GAP], a[rb + MAX_GAP]);
-        if (prevHi >= 0)
-        {
-            fit = Math.max(fit, fitKey(prevHi + 1, lo - 1));
-            gap = Math.max(gap, lo - 1 - prevHi);
-        }
-        a[b + MAX_FIT] = fit;
-        a[b + MAX_GAP] = gap;
-        final long height = 1 + Math.max(a[lb + META] >>> HEIGHT_SHIFT, a[rb + META] >>> HEIGHT_SHIFT);
-        a[b + META] = (meta & ~HEIGHT_MASK) | (height << HEIGHT_SHIFT);
+        final long gap = Math.max(a[lb + MAX_GAP], a[rb + MAX_GAP]);
+        a[b + MAX_FIT] = Math.max(a[b + OWN_FIT], Math.max(a[lb + MAX_FIT], a[rb + MAX_FIT]));
+        a[b + MAX_GAP] = prevHi >= 0 ? Math.max(gap, a[b + LO] - 1 - prevHi) : gap;
+        final long lh = a[lb + META] >>> HEIGHT_SHIFT;
+        final long rh = a[rb + META] >>> HEIGHT_SHIFT;
+        a[b + META] = (meta & ~HEIGHT_MASK) | ((1 + Math.max(lh, rh)) << HEIGHT_SHIFT);
+        return (int)(lh - rh);
     }
 
-    /** Test hook: checks order, own gaps, augmentation and balance of the whole tree; @return node count. */
+    /**
+     * Test hook: checks order, own gaps, augmentation, balance and parent links of the whole tree, and that the
+     * finger is live; @return node count.
+     */
     int verify()
     {
-        if (n[0] != 0 || n[1] != 0 || n[2] != 0 || n[3] != 0 || n[4] != 0 || n[5] != 0)
+        for (int i = 0; i < PAD + STRIDE; i++)
         {
-            throw new IllegalStateException("NIL slot written");
+            if (n[i] != 0)
+            {
+                throw new IllegalStateException("NIL slot written");
+            }
+        }
+        if (root != NIL && parent(root) != NIL)
+        {
+            throw new IllegalStateException("root " + root + " has a parent");
         }
         prevVerified = -1;
-        return verify(root);
+        fingerSeen = finger == NIL;
+        final int count = verify(root);
+        if (!fingerSeen)
+        {
+            throw new IllegalStateException("finger " + finger + " is not in the tree");
+        }
+        return count;
     }
 
     private long prevVerified;
+    private boolean fingerSeen;
 
     private int verify(final int t)
     {
@@ -675,19 +824,32 @@ final class IovaTree
         {
             return 0;
         }
-        final int nl = verify(left(t));
+        fingerSeen |= t == finger;
+        final int l = left(t);
+        final int r = right(t);
+        if ((l != NIL && parent(l) != t) || (r != NIL && parent(r) != t))
+        {
+            throw new IllegalStateException("broken parent link under node " + t);
+        }
+        final int nl = verify(l);
         final int b = t * STRIDE;
+        final long keepOwnFit = n[b + OWN_FIT];
+        setPrevHi(t, n[b + PREV_HI]);
         final long keepFit = n[b + MAX_FIT];
         final long keepGap = n[b + MAX_GAP];
         final long keepMeta = n[b + META];
         update(t);
-        if (keepFit != n[b + MAX_FIT] || keepGap != n[b + MAX_GAP] || keepMeta != n[b + META]
-            || Math.abs(h(left(t)) - h(right(t))) > 1 || lo(t) > hi(t) || n[b + PREV_HI] != prevVerified
-            || lo(t) <= prevVerified)
+        if (keepOwnFit != n[b + OWN_FIT] || keepFit != n[b + MAX_FIT] || keepGap != n[b + MAX_GAP]
+            || keepMeta != n[b + META] || Math.abs(h(l) - h(r)) > 1 || lo(t) > hi(t)
+            || n[b + PREV_HI] != prevVerified || lo(t) <= prevVerified)
         {
-            throw new IllegalStateException("corrupt node " + t + " [" + lo(t) + ", " + hi(t) + "]");
+            throw new IllegalStateException("corrupt node " + t + " [" + lo(t) + ", " + hi(t) + "]: prevHi "
+                + n[b + PREV_HI] + " (predecessor's hi " + prevVerified + "), own fit " + keepOwnFit + " ("
+                + n[b + OWN_FIT] + "), max fit " + keepFit + " (" + n[b + MAX_FIT] + "), max gap " + keepGap + " ("
+                + n[b + MAX_GAP] + "), height " + (keepMeta >>> HEIGHT_SHIFT) + " (" + h(t) + "), balance "
+                + (h(l) - h(r)));
         }
         prevVerified = hi(t);
-        return nl + 1 + verify(right(t));
+        return nl + 1 + verify(r);
     }
 }
