@@ -5,6 +5,7 @@ import dev.dmasim.engine.Device;
 import dev.dmasim.engine.DmaAttrs;
 import dev.dmasim.engine.DmaDirection;
 import dev.dmasim.engine.DmaEngine;
+import dev.dmasim.engine.FlushQueueConfig;
 import dev.dmasim.engine.IommuMode;
 import dev.dmasim.engine.ScatterList;
 import dev.dmasim.engine.SwiotlbConfig;
@@ -49,7 +50,10 @@ class DmaChecksTest
 
     private DmaEngine engine(final IommuMode mode, final boolean cache, final boolean checks, final SwiotlbConfig sw)
     {
-        final DmaEngine.Builder b = DmaEngine.builder().cpus(1).iommu(mode).swiotlb(sw).checks(checks);
+        // a 10 s flush timeout: the lazy-mode tests look at the stale-IOTLB window, which the default 10 ms timer
+        // can close early on a loaded machine; they flush explicitly
+        final DmaEngine.Builder b = DmaEngine.builder().cpus(1).iommu(mode).swiotlb(sw).checks(checks)
+            .flushQueue(new FlushQueueConfig(FlushQueueConfig.DEFAULT_SIZE, 10_000, false));
         if (cache)
         {
             b.cache(CacheConfig.defaults());
