@@ -14,6 +14,9 @@ import org.openjdk.jcstress.annotations.State;
 import org.openjdk.jcstress.infra.results.IIII_Result;
 import org.openjdk.jcstress.infra.results.III_Result;
 
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicInteger;
+
 import static org.openjdk.jcstress.annotations.Expect.ACCEPTABLE;
 import static org.openjdk.jcstress.annotations.Expect.FORBIDDEN;
 
@@ -28,8 +31,12 @@ import static org.openjdk.jcstress.annotations.Expect.FORBIDDEN;
  * once are reported exactly once as overlapping, and the line is free again once both are unmapped
  * ({@link SameCacheline}); two reports made at once are both counted and kept ({@link ConcurrentReports}).
  * <p>
- * Every state builds its own {@code DmaDebug} (16 384 buckets, ~0.7 MB of heap, which jcstress accounts for); the
- * memory it is given is asked only about MMIO mappings, which these tests do not make, so all states share one.
+ * A {@code DmaDebug} has 16 384 buckets (~0.7 MB of heap): building one per state cut the sampling rate to a few
+ * hundred per second. So a state borrows one from {@link #POOL} and its arbiter gives it back only when it is
+ * as new: no live entry (so no bucket entry and no cacheline left), then {@link DmaDebug#clear()} (reports,
+ * counters and the logging budget). The queue orders the return before the next borrow. An exception in an actor
+ * (a broken lock can make an {@code ArrayList} throw) is counted and shows as a FORBIDDEN result, not an error.
+ * The memory dma-debug is given is asked only about MMIO mappings, which these tests do not make: one for all.
  */
 public final class DmaDebugStress
 {
@@ -73,29 +80,65 @@ public final class DmaDebugStress
         }
     }
 
-    /** A fresh dma-debug with one device; errors go to a small log that is never printed. */
+    /** Clean dma-debug instances, see the class comment. */
+    static final ConcurrentLinkedQueue<DmaDebug> POOL = new ConcurrentLinkedQueue<>();
+
+    /** A clean dma-debug with one device; errors go to a small log that is never printed. */
     abstract static class Base
     {
-        final DmaDebug debug = new DmaDebug(MEM, new KernelLog(4)).stackDepth(1);
+        final DmaDebug debug = borrow();
         final Dev dev = new Dev();
+        /** Exceptions thrown in the actors. */
+        final AtomicInteger thrown = new AtomicInteger();
+
+        private static DmaDebug borrow()
+        {
+            final DmaDebug d = POOL.poll();
+            return d != null ? d : new DmaDebug(MEM, new KernelLog(4)).stackDepth(1);
+        }
+
+        /** Gives the instance back if it is as new; called last by every arbiter. */
+        void release()
+        {
+            if (debug.liveEntries() == 0 && thrown.get() == 0)
+            {
+                debug.clear();
+                POOL.offer(debug);
+            }
+        }
 
         /** {@code dma_map_phys} as a correct driver does it: map, then {@code dma_mapping_error}. */
         void map(final long phys, final long dma, final DmaDirection dir)
         {
-            debug.mapPhys(dev, phys, 4096, dir, dma, 0);
-            debug.mappingError(dev, dma);
+            try
+            {
+                debug.mapPhys(dev, phys, 4096, dir, dma, 0);
+                debug.mappingError(dev, dma);
+            }
+            catch (final RuntimeException ex)
+            {
+                thrown.incrementAndGet();
+            }
         }
 
         /** @return 1 if dma-debug knew the mapping. */
         int unmap(final long dma, final DmaDirection dir)
         {
-            return debug.unmapPhys(dev, dma, 4096, dir, 0) ? 1 : 0;
+            try
+            {
+                return debug.unmapPhys(dev, dma, 4096, dir, 0) ? 1 : 0;
+            }
+            catch (final RuntimeException ex)
+            {
+                thrown.incrementAndGet();
+                return 0;
+            }
         }
     }
 
     /**
      * Two threads map two addresses of one bucket. Result: (entries dma-debug counts, whether the unmap of A found
-     * it, whether the unmap of B found it, errors).
+     * it, whether the unmap of B found it, errors plus exceptions).
      */
     @JCStressTest
     @Description("DmaDebug: two maps into one bucket at once lose no entry")
@@ -122,10 +165,11 @@ public final class DmaDebugStress
         @Arbiter
         public void arbiter(final IIII_Result r)
         {
-            r.r1 = debug.liveEntries(dev);
+            r.r1 = (int)debug.liveEntries();
             r.r2 = unmap(DMA_A, DmaDirection.TO_DEVICE);
             r.r3 = unmap(DMA_B, DmaDirection.TO_DEVICE);
-            r.r4 = (int)debug.errorCount();
+            r.r4 = (int)debug.errorCount() + thrown.get();
+            release();
         }
     }
 
@@ -167,7 +211,8 @@ public final class DmaDebugStress
         {
             r.r2 = unmap(DMA_A, DmaDirection.TO_DEVICE);
             r.r3 = unmap(DMA_B, DmaDirection.TO_DEVICE);
-            r.r4 = (int)(debug.errorCount() + debug.liveEntries() + debug.liveEntries(dev));
+            r.r4 = (int)(debug.errorCount() + debug.liveEntries()) + thrown.get();
+            release();
         }
     }
 
@@ -210,7 +255,9 @@ public final class DmaDebugStress
             map(0x1010, DMA_B, DmaDirection.FROM_DEVICE);
             r.r2 = (int)debug.count(DebugReport.Kind.CACHELINE_OVERLAP);
             final int last = unmap(DMA_B, DmaDirection.FROM_DEVICE);
-            r.r3 = (int)(debug.errorCount() - r.r2) + (2 - found) + (1 - last) + (int)debug.liveEntries();
+            r.r3 = (int)(debug.errorCount() - r.r2) + (2 - found) + (1 - last) + (int)debug.liveEntries()
+                + thrown.get();
+            release();
         }
     }
 
@@ -245,7 +292,8 @@ public final class DmaDebugStress
         {
             r.r1 = (int)debug.errorCount();
             r.r2 = (int)debug.count(DebugReport.Kind.FREE_NOT_ALLOCATED);
-            r.r3 = debug.reports().size();
+            r.r3 = debug.reports().size() + thrown.get();
+            release();
         }
     }
 }
