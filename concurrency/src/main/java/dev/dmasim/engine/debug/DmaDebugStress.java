@@ -42,10 +42,11 @@ public final class DmaDebugStress
 {
     /** Never touched: dma-debug reads it only for {@code DMA_ATTR_MMIO} mappings. */
     static final PhysAddressSpace MEM = TinyRam.create(1L << 20);
-    /** Two device addresses in one 8 KiB bucket window ({@link DmaDebug#HASH_FN_SHIFT}), and one in another. */
+    /** Device addresses in one 8 KiB bucket window ({@link DmaDebug#HASH_FN_SHIFT}), and one in another. */
     static final long DMA_A = 0x10_0000L;
     static final long DMA_B = 0x10_1000L;
     static final long DMA_X = 0x10_1800L;
+    static final long DMA_Y = 0x10_0800L;
     static final long DMA_OTHER_BUCKET = 0x20_0000L;
 
     private DmaDebugStress()
@@ -174,12 +175,14 @@ public final class DmaDebugStress
     }
 
     /**
-     * One thread maps B while another unmaps X, both in A's bucket, where A and X are mapped. Result: (whether
-     * the unmap of X found it, whether A is still found, whether B is found, errors plus live entries left).
+     * One thread maps B while another maps Y and then unmaps X, all in A's bucket, where A and X are mapped (the
+     * map before the unmap lines the two threads up: a map spends most of its time capturing the stack). Result:
+     * (whether the unmap of X found it, whether A is still found, whether B and Y are found, errors plus live
+     * entries left plus exceptions).
      */
     @JCStressTest
     @Description("DmaDebug: a map and an unmap in one bucket at once: the right entry goes, none is lost")
-    @Outcome(id = "1, 1, 1, 0", expect = ACCEPTABLE, desc = "X removed, A and B kept; no report, nothing left")
+    @Outcome(id = "1, 1, 2, 0", expect = ACCEPTABLE, desc = "X removed, A, B and Y kept; no report, nothing left")
     @Outcome(expect = FORBIDDEN,
         desc = "an entry was lost or the wrong one removed (the bucket's monitor did not serialise add and remove)")
     @State
@@ -198,19 +201,20 @@ public final class DmaDebugStress
             map(0x3000, DMA_B, DmaDirection.TO_DEVICE);
         }
 
-        /** Unmaps X. */
+        /** Maps Y, then unmaps X. */
         @Actor
         public void unmapX(final IIII_Result r)
         {
+            map(0x7000, DMA_Y, DmaDirection.TO_DEVICE);
             r.r1 = unmap(DMA_X, DmaDirection.TO_DEVICE);
         }
 
-        /** Unmaps A and B. */
+        /** Unmaps A, B and Y. */
         @Arbiter
         public void arbiter(final IIII_Result r)
         {
             r.r2 = unmap(DMA_A, DmaDirection.TO_DEVICE);
-            r.r3 = unmap(DMA_B, DmaDirection.TO_DEVICE);
+            r.r3 = unmap(DMA_B, DmaDirection.TO_DEVICE) + unmap(DMA_Y, DmaDirection.TO_DEVICE);
             r.r4 = (int)(debug.errorCount() + debug.liveEntries()) + thrown.get();
             release();
         }
