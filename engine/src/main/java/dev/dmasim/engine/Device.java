@@ -4,6 +4,7 @@ import dev.dmasim.engine.core.DeviceContext;
 import dev.dmasim.engine.core.DmaOps;
 import dev.dmasim.engine.core.EngineContext;
 import dev.dmasim.engine.debug.DebugDevice;
+import dev.dmasim.engine.direct.DmaDirect;
 import dev.dmasim.engine.iommu.DmaIommu;
 import dev.dmasim.engine.iova.IovaDomain;
 import dev.dmasim.engine.trace.DmaTracer;
@@ -11,6 +12,11 @@ import dev.dmasim.engine.trace.jfr.DmaEvents;
 import dev.dmasim.engine.trace.jfr.MapEvent;
 import dev.dmasim.engine.trace.jfr.UnmapEvent;
 import dev.dmasim.sim.bus.BusDevice;
+import dev.dmasim.sim.mem.PhysAddressSpace;
+import dev.dmasim.sim.mem.PhysicalMemory;
+
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * An attached device: the kernel's {@code struct device} with its DMA ops, seen from the driver. Every call
@@ -33,6 +39,18 @@ public final class Device implements DebugDevice
     private final EngineContext eng;
     private final DmaOps ops;
     private final IommuMode mode;
+    /** True when {@link #ops} is dma-direct, which needs the caller's CPU slot only to bounce. */
+    private final boolean direct;
+    /** The engine memory's RAM ranges ({@link #ramRanges}), or null: every RAM check asks the memory. */
+    private final RamRange[] ramRanges;
+    /**
+     * The RAM range the last RAM check found, or null. A racy cache: written with plain stores by any mapping
+     * thread, only when it changes. Entries are immutable (final fields), so a reader sees null or a whole entry,
+     * never a torn one, and every entry is a true RAM range of an address space whose layout never changes; a
+     * stale entry is as valid as a fresh one. The range says nothing about the space being open: every hit
+     * re-reads {@link PhysAddressSpace#isClosed()} (volatile), so a map after close throws as before.
+     */
+    private RamRange ramHint;
     private volatile boolean detached;
 
     Device(final DmaEngine owner, final DeviceConfig config, final BusDevice bus, final DmaOps ops,
@@ -42,6 +60,50 @@ public final class Device implements DebugDevice
         this.ctx = new DeviceContext(eng, config, bus, this, ops);
         this.ops = ops;
         this.mode = mode;
+        this.direct = ops instanceof DmaDirect;
+        this.ramRanges = owner.ramRanges();
+    }
+
+    /** A maximal run {@code [base, end)} of adjacent RAM regions of {@code space}, bytes. Immutable. */
+    record RamRange(PhysAddressSpace space, long base, long end)
+    {
+    }
+
+    /**
+     * @return the RAM of {@code memory} as maximal runs of adjacent RAM regions (what {@code isRam} treats as one
+     * range), sorted; null unless it is a {@link PhysAddressSpace}, whose regions are fixed at build time (another
+     * implementation might change its layout, so its answers are never cached).
+     */
+    static RamRange[] ramRanges(final PhysicalMemory memory)
+    {
+        if (!(memory instanceof PhysAddressSpace space))
+        {
+            return null;
+        }
+        final List<RamRange> runs = new ArrayList<>();
+        long base = -1;
+        long end = -1;
+        for (final PhysicalMemory.MemRegion r : space.regions())
+        {
+            if (r.kind() != PhysicalMemory.MemRegion.Kind.RAM)
+            {
+                continue;
+            }
+            if (r.base() != end)
+            {
+                if (base >= 0)
+                {
+                    runs.add(new RamRange(space, base, end));
+                }
+                base = r.base();
+            }
+            end = r.end();
+        }
+        if (base >= 0)
+        {
+            runs.add(new RamRange(space, base, end));
+        }
+        return runs.toArray(new RamRange[0]);
     }
 
     DeviceContext context()
@@ -141,7 +203,7 @@ public final class Device implements DebugDevice
         }
         else
         {
-            dma = ops.mapPhys(ctx, phys, size, dir, attrs, eng.cpu.current());
+            dma = ops.mapPhys(ctx, phys, size, dir, attrs, cpu());
         }
         if (dma == DMA_MAPPING_ERROR)
         {
@@ -187,7 +249,7 @@ public final class Device implements DebugDevice
         }
         if (known && dma != DMA_MAPPING_ERROR)
         {
-            ops.unmapPhys(ctx, dma, size, dir, attrs, eng.cpu.current());
+            ops.unmapPhys(ctx, dma, size, dir, attrs, cpu());
         }
         eng.counters.unmaps.increment();
         final DmaTracer tracer = eng.tracer;
@@ -303,7 +365,7 @@ public final class Device implements DebugDevice
         }
         else
         {
-            ents = ops.mapSg(ctx, sgl, nents, dir, attrs, eng.cpu.current());
+            ents = ops.mapSg(ctx, sgl, nents, dir, attrs, cpu());
         }
         if (ents > 0)
         {
@@ -347,7 +409,7 @@ public final class Device implements DebugDevice
         {
             eng.checks.onUnmapSg(ctx, sgl, nents);
         }
-        ops.unmapSg(ctx, sgl, nents, dir, attrs, eng.cpu.current());
+        ops.unmapSg(ctx, sgl, nents, dir, attrs, cpu());
         eng.counters.sgUnmaps.increment();
         final DmaTracer tracer = eng.tracer;
         if (tracer != null)
@@ -742,6 +804,15 @@ public final class Device implements DebugDevice
 
     // ------------------------------------------------------------------------------------------------ checks
 
+    /**
+     * @return the calling thread's CPU slot for a backend call; {@link DmaDirect#CPU_UNRESOLVED} for dma-direct,
+     * which looks it up itself when it bounces (the lookup was a third of a direct map+unmap).
+     */
+    private int cpu()
+    {
+        return direct ? DmaDirect.CPU_UNRESOLVED : eng.cpu.current();
+    }
+
     void markDetached()
     {
         detached = true;
@@ -772,12 +843,43 @@ public final class Device implements DebugDevice
             throw new IllegalArgumentException(ctx.name + ": " + op + ": phys 0x" + Long.toHexString(phys) + " + size "
                 + size + " overflows the physical address space");
         }
-        if ((attrs & DmaAttrs.MMIO) == 0 && !eng.memory.isRam(phys, size))
+        if ((attrs & DmaAttrs.MMIO) == 0 && !isRam(phys, size))
         {
             throw new IllegalArgumentException(ctx.name + ": " + op + ": phys 0x" + Long.toHexString(phys) + " size "
                 + size + ": [0x" + Long.toHexString(phys) + ", 0x" + Long.toHexString(phys + size)
                 + ") is not RAM (map device memory with mapResource/DmaAttrs.MMIO)");
         }
+    }
+
+    /**
+     * {@code eng.memory.isRam(phys, size)} for a range that does not overflow: a hit in {@link #ramHint} costs two
+     * compares and the volatile closed flag; a miss asks the memory (which throws once closed) and remembers the
+     * range it found.
+     */
+    private boolean isRam(final long phys, final long size)
+    {
+        final RamRange hint = ramHint;
+        if (hint != null && phys >= hint.base && phys + size <= hint.end && !hint.space.isClosed())
+        {
+            return true;
+        }
+        if (!eng.memory.isRam(phys, size))
+        {
+            return false;
+        }
+        final RamRange[] runs = ramRanges;
+        if (runs != null)
+        {
+            for (final RamRange r : runs)
+            {
+                if (phys >= r.base && phys < r.end)
+                {
+                    ramHint = r;
+                    break;
+                }
+            }
+        }
+        return true;
     }
 
     private void checkDir(final String op, final DmaDirection dir)

@@ -58,6 +58,8 @@ public final class DmaEngine implements AutoCloseable
     private final DmaDirect direct;
     private final DmaIommu dmaIommu;
     private final IommuDomain identity;
+    /** {@link Device#ramRanges} of {@link #memory}, shared by every device (immutable). */
+    private final Device.RamRange[] ramRanges;
     private final ConcurrentHashMap<String, Device> devices = new ConcurrentHashMap<>();
     private volatile boolean closed;
     private final long startNanos = System.nanoTime();
@@ -65,6 +67,7 @@ public final class DmaEngine implements AutoCloseable
     private DmaEngine(final Builder b)
     {
         this.memory = b.memory != null ? b.memory : Machines.defaultX86();
+        this.ramRanges = Device.ramRanges(memory);
         this.ownsMemory = b.memory == null || b.ownsMemory;
         this.defaultMode = b.mode;
         final KernelLog log = new KernelLog(b.logCapacity).echo(b.echoLog);
@@ -189,6 +192,11 @@ public final class DmaEngine implements AutoCloseable
     EngineContext context()
     {
         return ctx;
+    }
+
+    Device.RamRange[] ramRanges()
+    {
+        return ramRanges;
     }
 
     /**

@@ -99,6 +99,46 @@ class DeviceInputTest
     }
 
     @Test
+    void theRamCheckStaysExactAfterEveryHit()
+    {
+        // Each accepted map leaves its RAM run in the device's hint; a range that leaves the run must still fail.
+        final long low = lowPage(engine);
+        final long high = highPage(engine);
+        for (final long warm : new long[] { low, high, low })
+        {
+            final long dma = dev.mapPhys(warm, 4096, DmaDirection.TO_DEVICE, DmaAttrs.NONE);
+            dev.unmapPhys(dma, 4096, DmaDirection.TO_DEVICE, DmaAttrs.NONE);
+            assertRejected(() -> dev.mapPhys((2L << 30) - 2048, 4096, DmaDirection.TO_DEVICE, DmaAttrs.NONE),
+                "phys 0x7ffff800 size 4096", "is not RAM");
+            assertRejected(() -> dev.mapPhys((6L << 30) - 100, 200, DmaDirection.TO_DEVICE, DmaAttrs.NONE),
+                "phys 0x17fffff9c size 200", "is not RAM");
+            assertRejected(() -> dev.mapPhys(Machines.DEFAULT_BAR_BASE, 13, DmaDirection.TO_DEVICE, 0), "mapResource");
+        }
+    }
+
+    @Test
+    void aClosedEngineRefusesMapsEvenAfterARamHit()
+    {
+        final long buf = lowPage(engine);
+        final long dma = dev.mapPhys(buf, 4096, DmaDirection.TO_DEVICE, DmaAttrs.NONE);
+        dev.unmapPhys(dma, 4096, DmaDirection.TO_DEVICE, DmaAttrs.NONE);
+        final Device other = engine.attach(DeviceConfig.pci("0000:05:00.0"));
+        engine.close();
+        final ScatterList sgl = new ScatterList(1).set(0, buf, 4096);
+        final ThrowingCallable[] calls = {
+            () -> dev.mapPhys(buf, 4096, DmaDirection.TO_DEVICE, DmaAttrs.NONE),
+            () -> dev.mapPage(buf >>> 12, 0, 4096, DmaDirection.TO_DEVICE, DmaAttrs.NONE),
+            () -> dev.mapSg(sgl, 1, DmaDirection.TO_DEVICE, DmaAttrs.NONE),
+            () -> other.mapPhys(buf, 4096, DmaDirection.TO_DEVICE, DmaAttrs.NONE),
+        };
+        for (int i = 0; i < calls.length; i++)
+        {
+            assertThatThrownBy(calls[i]).as("call %d", i).isInstanceOf(IllegalStateException.class)
+                .hasMessage("address space closed");
+        }
+    }
+
+    @Test
     void scatterListsMustHoldNents()
     {
         final ScatterList sgl = new ScatterList(2).set(0, lowPage(engine), 64).set(1, lowPage(engine), 64);

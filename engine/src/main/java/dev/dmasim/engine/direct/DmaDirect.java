@@ -21,7 +21,7 @@ import static dev.dmasim.engine.core.DeviceContext.hex16;
  * is forced, CPU cache maintenance for non-coherent devices. Never merges scatter-gather entries.
  *
  * <p>Thread-safe and lock-free itself; swiotlb takes its per-area locks. The non-bounced map and unmap
- * allocate nothing.
+ * allocate nothing and never look up the caller's CPU: every {@code cpu} argument may be {@link #CPU_UNRESOLVED}.
  */
 public final class DmaDirect implements DmaOps
 {
@@ -29,6 +29,12 @@ public final class DmaDirect implements DmaOps
     public static final long ERROR = -1L;
     /** {@code zone_dma_limit} on x86: 24-bit. */
     public static final long ZONE_DMA_LIMIT = (1L << 24) - 1;
+
+    /**
+     * The {@code cpu} argument of a caller that has not looked its CPU slot up: dma-direct needs the slot only to
+     * bounce (the swiotlb area), so {@code Device} passes this and the slot is resolved there, at most once per map.
+     */
+    public static final int CPU_UNRESOLVED = -1;
 
     private static final int WARN_OVERFLOW = 0;
     private static final int WARN_SWIOTLB_OVERFLOW = 1;
@@ -140,7 +146,8 @@ public final class DmaDirect implements DmaOps
         final int cpu)
     {
         final Swiotlb swiotlb = eng.swiotlb;
-        final long tlb = swiotlb.tblMapSingle(d.name, phys, size, 0, d.minAlignMask, d.segBoundary, dir, attrs, cpu);
+        final int slot = cpu == CPU_UNRESOLVED ? eng.cpu.current() : cpu;
+        final long tlb = swiotlb.tblMapSingle(d.name, phys, size, 0, d.minAlignMask, d.segBoundary, dir, attrs, slot);
         if (tlb == Swiotlb.NO_SLOT)
         {
             return ERROR;
@@ -170,11 +177,20 @@ public final class DmaDirect implements DmaOps
             return;
         }
         final long phys = dmaToPhys(d, dma);
+        final boolean bounced = eng.isSwiotlbBuffer(phys);
         if ((attrs & DmaAttrs.SKIP_CPU_SYNC) == 0)
         {
-            syncSingleForCpu(d, dma, size, dir);
+            // dma_direct_sync_single_for_cpu, with the pool lookup done once
+            if (!d.coherent)
+            {
+                archSyncForCpu(eng, phys, size, dir);
+            }
+            if (bounced)
+            {
+                eng.swiotlb.syncSingleForCpu(d.name, phys, size, dir);
+            }
         }
-        if (eng.isSwiotlbBuffer(phys))
+        if (bounced)
         {
             eng.swiotlb.tblUnmapSingle(d.name, phys, size, dir, attrs | DmaAttrs.SKIP_CPU_SYNC);
         }
