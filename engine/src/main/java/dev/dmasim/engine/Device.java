@@ -451,13 +451,15 @@ public final class Device implements DebugDevice
     {
         checkSize(op, size);
         checkDir(op, dir);
-        if (eng.checks != null)
+        // dma-debug checks first (the kernel checks after the sync; the report is the same): a sync of memory
+        // no mapping contains is reported and not passed on, since the backend has nothing to sync there; the
+        // checks then do not move ownership either (no cache maintenance happened)
+        final boolean known = !eng.debugEnabled || eng.debug.syncSingle(this, dma, size, dir, forCpu);
+        if (eng.checks != null && known)
         {
             eng.checks.onSync(ctx, dma, size, forCpu);
         }
-        // dma-debug checks first (the kernel checks after the sync; the report is the same): a sync of memory
-        // no mapping contains is reported and not passed on, since the backend has nothing to sync there.
-        if (eng.debugEnabled ? eng.debug.syncSingle(this, dma, size, dir, forCpu) : !ctx.skipSync)
+        if (known && (eng.debugEnabled || !ctx.skipSync))
         {
             if (forCpu)
             {
