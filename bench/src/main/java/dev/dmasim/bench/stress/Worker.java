@@ -85,6 +85,8 @@ final class Worker implements Runnable
     private final MemorySegment segB = MemorySegment.ofArray(b);
     private final List<Live> live = new ArrayList<>();
     private long opNo;
+    /** An untrusted device has been asked to map unaligned MMIO (and refused) at least once this run. */
+    private boolean unalignedMmioTried;
     private OpKind op;
     private DevSlot opDev;
 
@@ -1082,7 +1084,9 @@ final class Worker implements Runnable
     private void resource(final DevSlot d, final DmaDirection dir)
     {
         final boolean strictAlign = d.translated && d.untrusted;
-        final boolean mustFail = strictAlign && rnd.nextInt(8) == 0;
+        // the first untrusted MMIO map of a run always tries the refused (unaligned) case, then 1 in 8
+        final boolean mustFail = strictAlign && (!unalignedMmioTried || rnd.nextInt(8) == 0);
+        unalignedMmioTried |= strictAlign;
         long off;
         int len;
         if (strictAlign && !mustFail)
