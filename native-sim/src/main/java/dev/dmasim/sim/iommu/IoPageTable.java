@@ -2,6 +2,7 @@ package dev.dmasim.sim.iommu;
 
 import dev.dmasim.sim.mem.PageAllocator;
 import dev.dmasim.sim.mem.PhysicalMemory;
+import dev.dmasim.sim.mem.RamChunk;
 import dev.dmasim.sim.mem.Zone;
 
 import java.lang.invoke.MethodHandles;
@@ -12,8 +13,11 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * A 4-level I/O page table with a 4 KiB granule and 48-bit input addresses (IOVAs), stored in simulated RAM: every
  * table is one 4 KiB page from a {@link PageAllocator}, holding 512 8-byte PTEs laid out as {@link PteDescriptor}
- * and accessed only through {@link PhysicalMemory}'s aligned 8-byte accessors, so a simulated device (or a
- * debugger dumping RAM) sees exactly what hardware would walk.
+ * and accessed only with aligned 8-byte accesses to that RAM, so a simulated device (or a debugger dumping RAM)
+ * sees exactly what hardware would walk. Where the memory gives {@link RamChunk}s, PTEs are accessed through the
+ * chunk that holds their table (the same bytes, the same access modes), found in a small cache of chunks by the
+ * table's physical address: the region and chunk are decoded once per chunk, not once per PTE. Otherwise (a
+ * memory that must see every access) they go through {@link PhysicalMemory}'s 8-byte accessors.
  * <pre>
  *   IOVA  47      39 38      30 29      21 20      12 11        0
  *        +---------+----------+----------+----------+-----------+
@@ -23,7 +27,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * </pre>
  * Units: IOVAs, physical addresses and sizes are bytes; they must be 4 KiB aligned. Errors are negative errno
  * values ({@link #ENOMEM}, {@link #EEXIST}, {@link #EINVAL}), never exceptions, except for use after
- * {@link #destroy()}.
+ * {@link #destroy()} and once the memory is closed: then every call that touches a PTE throws
+ * {@link IllegalStateException} ("address space closed" from the memory, or the JDK's "Already closed" from a
+ * cached chunk), without reading or writing freed memory.
  * <p>
  * <b>Thread safety.</b> {@link #map}, {@link #unmap}, {@link #walk} and {@link #iovaToPhys} may run concurrently
  * from any number of threads as long as concurrent {@code map}/{@code unmap} calls cover disjoint IOVA ranges (which
@@ -89,6 +95,9 @@ public final class IoPageTable
     private static final int WC_PFN_BITS = 36;
     private static final long WC_PFN_MASK = (1L << WC_PFN_BITS) - 1;
     private static final VarHandle LONGS = MethodHandles.arrayElementVarHandle(long[].class);
+    private static final VarHandle CHUNKS = MethodHandles.arrayElementVarHandle(RamChunk[].class);
+    /** Chunk-cache entries (a power of two), indexed by the table's 2 MiB physical frame. */
+    private static final int CHUNK_CACHE = 32;
 
     private final PhysicalMemory memory;
     private final PageAllocator pages;
@@ -97,6 +106,10 @@ public final class IoPageTable
     private final AtomicLong tablePages = new AtomicLong();
     /** The walk cache: {@code region << 36 | tablePfn} per slot ({@code region & (WALK_CACHE - 1)}), -1 empty. */
     private final long[] walkCache = new long[WALK_CACHE];
+    /** True if {@link #memory} gives {@link RamChunk}s (table PTEs are then accessed through them). */
+    private final boolean direct;
+    /** The RAM chunks holding table pages, direct-mapped by {@code (table >>> 21) & (CHUNK_CACHE - 1)}. */
+    private final RamChunk[] chunkCache = new RamChunk[CHUNK_CACHE];
     private volatile boolean destroyed;
 
     private IoPageTable(
@@ -106,6 +119,7 @@ public final class IoPageTable
         this.pages = pages;
         this.blockMappings = blockMappings;
         this.root = root;
+        this.direct = memory.ramChunk(root) != null;
         tablePages.set(1);
         Arrays.fill(walkCache, -1L);
     }
@@ -292,12 +306,12 @@ public final class IoPageTable
      */
     private long walkToLeafTable(final long va, final int target)
     {
-        final PhysicalMemory mem = memory;
         long table = root;
         for (int level = 0; level < LEVELS - 1; level++)
         {
+            final RamChunk c = chunkOf(table);
             final long slot = slot(table, va, level);
-            long pte = mem.getLongAcquire(slot);
+            long pte = pteAcquire(c, slot);
             if (level >= target)
             {
                 if (PteDescriptor.isTable(pte))
@@ -309,7 +323,7 @@ public final class IoPageTable
             }
             if (pte == 0L)
             {
-                pte = installTable(slot);
+                pte = installTable(c, slot);
                 if (pte == 0L)
                 {
                     return -ENOMEM;
@@ -360,9 +374,9 @@ public final class IoPageTable
      */
     private long mapRun(final long tableLevel, final long va, final long pa, final long rem, final long attrs)
     {
-        final PhysicalMemory mem = memory;
         final int level = (int)(tableLevel & GRANULE_MASK);
         final long table = tableLevel & ~GRANULE_MASK;
+        final RamChunk c = chunkOf(table);
         final int shift = PteDescriptor.levelShift(level);
         final long leafSize = 1L << shift;
         int idx = (int)((va >>> shift) & (PTES_PER_TABLE - 1));
@@ -373,9 +387,9 @@ public final class IoPageTable
         for (long k = 0; k < n; k++)
         {
             final long leaf = PteDescriptor.leaf(out, attrs, level);
-            while (!mem.compareAndSetLong(slot, 0L, leaf))
+            while (!pteCas(c, slot, 0L, leaf))
             {
-                final long pte = mem.getLongAcquire(slot);
+                final long pte = pteAcquire(c, slot);
                 if (pte == 0L)
                 {
                     continue; // lost a race with an (overlapping) mapper that has since unmapped: try again
@@ -410,7 +424,6 @@ public final class IoPageTable
         {
             return -EINVAL;
         }
-        final PhysicalMemory mem = memory;
         long done = 0;
         outer:
         while (done < size)
@@ -420,8 +433,9 @@ public final class IoPageTable
             long table = cached >= 0 ? cached : root;
             for (int level = cached >= 0 ? LEVELS - 1 : 0; level < LEVELS; level++)
             {
+                final RamChunk c = chunkOf(table);
                 long slot = slot(table, va, level);
-                long pte = mem.getLongAcquire(slot);
+                long pte = pteAcquire(c, slot);
                 if (PteDescriptor.isTable(pte) && level < LEVELS - 1)
                 {
                     table = PteDescriptor.outputAddress(pte);
@@ -441,7 +455,7 @@ public final class IoPageTable
                 final long end = table + ((long)PTES_PER_TABLE << 3);
                 while (true)
                 {
-                    if (!PteDescriptor.isLeaf(pte) || size - done < leafSize || !mem.compareAndSetLong(slot, pte, 0L))
+                    if (!PteDescriptor.isLeaf(pte) || size - done < leafSize || !pteCas(c, slot, pte, 0L))
                     {
                         break outer;
                     }
@@ -451,7 +465,7 @@ public final class IoPageTable
                     {
                         continue outer;
                     }
-                    pte = mem.getLongAcquire(slot);
+                    pte = pteAcquire(c, slot);
                     if (PteDescriptor.isTable(pte) && level < LEVELS - 1)
                     {
                         continue outer; // a table next to a block: walk again from the root
@@ -475,12 +489,11 @@ public final class IoPageTable
         {
             return 0L;
         }
-        final PhysicalMemory mem = memory;
         final long cached = cachedLeafTable(iova);
         long table = cached >= 0 ? cached : root;
         for (int level = cached >= 0 ? LEVELS - 1 : 0; level < LEVELS; level++)
         {
-            final long pte = mem.getLongAcquire(slot(table, iova, level));
+            final long pte = pteAcquire(chunkOf(table), slot(table, iova, level));
             if (PteDescriptor.isTable(pte) && level < LEVELS - 1)
             {
                 table = PteDescriptor.outputAddress(pte);
@@ -547,7 +560,7 @@ public final class IoPageTable
     }
 
     /** @return the table PTE now in {@code slot} (ours or a racing winner's; possibly a leaf), or 0 on ENOMEM. */
-    private long installTable(final long slot)
+    private long installTable(final RamChunk c, final long slot)
     {
         final long page = pages.allocPages(0, Zone.NORMAL);
         if (page == PageAllocator.NO_PAGE)
@@ -556,13 +569,56 @@ public final class IoPageTable
         }
         memory.fill(page, GRANULE, (byte)0); // plain stores, published by the CAS below
         final long entry = PteDescriptor.table(page);
-        if (memory.compareAndSetLong(slot, 0L, entry))
+        if (pteCas(c, slot, 0L, entry))
         {
             tablePages.incrementAndGet();
             return entry;
         }
         pages.freePages(page, 0); // lost the race: use the winner's table
-        return memory.getLongAcquire(slot);
+        return pteAcquire(c, slot);
+    }
+
+    /**
+     * @return the RAM chunk holding the table page at {@code table}, or null (no direct backing: use
+     * {@link #memory}). Entries are immutable {@link RamChunk}s, validated by their own bounds, so any entry read
+     * is either right for the table or rejected; a miss decodes once through {@link PhysicalMemory#ramChunk}
+     * (which throws once the memory is closed).
+     */
+    private RamChunk chunkOf(final long table)
+    {
+        if (!direct)
+        {
+            return null;
+        }
+        final int i = (int)(table >>> 21) & (CHUNK_CACHE - 1);
+        final RamChunk c = (RamChunk)CHUNKS.getAcquire(chunkCache, i);
+        if (c != null && c.contains(table, GRANULE))
+        {
+            return c;
+        }
+        return loadChunk(table, i);
+    }
+
+    private RamChunk loadChunk(final long table, final int i)
+    {
+        final RamChunk c = memory.ramChunk(table);
+        if (c != null)
+        {
+            CHUNKS.setRelease(chunkCache, i, c);
+        }
+        return c;
+    }
+
+    /** Acquire load of the PTE at {@code slot} of a table in chunk {@code c} (null: through {@link #memory}). */
+    private long pteAcquire(final RamChunk c, final long slot)
+    {
+        return c != null ? c.getLongAcquire(slot) : memory.getLongAcquire(slot);
+    }
+
+    /** Volatile CAS of the PTE at {@code slot} of a table in chunk {@code c} (null: through {@link #memory}). */
+    private boolean pteCas(final RamChunk c, final long slot, final long expected, final long value)
+    {
+        return c != null ? c.compareAndSetLong(slot, expected, value) : memory.compareAndSetLong(slot, expected, value);
     }
 
     private int leafLevelFor(final long va, final long pa, final long remaining)
