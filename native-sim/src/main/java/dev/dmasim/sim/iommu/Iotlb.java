@@ -25,7 +25,9 @@ import java.util.concurrent.atomic.LongAdder;
  *   +3+2w   value of way w: PteDescriptor layout for the page (never negative)
  * </pre>
  * Besides the sets, one <i>range generation</i> per stripe of {@value #STRIPE_SETS} consecutive sets, each on its
- * own 128-byte block of a second {@code long[]}.
+ * own 128-byte block of a second {@code long[]}, and one 64-bit <i>tag filter</i> per set in a dense third
+ * {@code long[]}: bit {@code hash(tag) & 63} is set for every tag the set may hold (a one-hash Bloom filter,
+ * written only under the set's lock, never missing a present tag).
  * <p>
  * <b>Thread safety.</b> Any number of threads may {@link #lookup}, fill, invalidate and mark stale concurrently.
  * A device-side miss reads {@link #fillToken} before walking the page table and fills with
@@ -42,11 +44,13 @@ import java.util.concurrent.atomic.LongAdder;
  *       fails, and it retries, if any writer took the set meanwhile).</li>
  *   <li>An invalidation or stale marking of a <i>range</i> of pages (2 or more) first increments the range
  *       generation of every stripe the range's sets lie in (one atomic per stripe, not per page), then reads each
- *       page's set as a lookup does, and takes the set's lock only where the page is cached. A fill token holds
- *       the stripe's generation and the set's sequence; a fill takes the set's lock by CAS from the token's
- *       sequence and only then re-reads the generation. So either that re-read precedes the increment in the
- *       synchronization order — then the fill's lock precedes the range's read of the set, which waits for the
- *       unlock and sees (and marks or clears) the entry — or it sees the increment and the fill is abandoned.
+ *       page's tag filter (volatile) and, only where its bit is set, the set as a lookup does, and takes the set's
+ *       lock only where the page is cached. A fill token holds the stripe's generation and the set's sequence; a
+ *       fill takes the set's lock by CAS from the token's sequence, sets its tag's filter bit (volatile store) and
+ *       only then re-reads the generation (volatile). So either that re-read precedes the increment in the
+ *       synchronization order — then so do the fill's lock and filter store, and the range's filter read, which
+ *       follows the increment, sees the bit; its read of the set waits for the unlock and sees (and marks or
+ *       clears) the entry — or the re-read sees the increment and the fill is abandoned.
  *       The 32-bit sequence and generation halves of a token wrap: a fill is wrongly kept only if exactly 2^31
  *       writers (2^32 range operations) pass during its walk, the bound Linux's {@code seqcount_t} accepts.</li>
  *   <li>Readers load the sequence with a volatile load (retry while odd), load tag and value with opaque loads,
@@ -93,6 +97,8 @@ public final class Iotlb
     /** Range generation of stripe k at {@code (k + 1) * GEN_STRIDE}; only ever incremented (getAndAdd). */
     private final long[] gens;
     private final int stripeMask;
+    /** Tag filter of each set (see the class comment); written only under the set's lock, volatile stores. */
+    private final long[] filters;
 
     private final LongAdder hits = new LongAdder();
     private final LongAdder misses = new LongAdder();
@@ -124,6 +130,7 @@ public final class Iotlb
         final int stripes = Math.max(1, sets >>> STRIPE_SHIFT);
         this.stripeMask = stripes - 1;
         this.gens = new long[(stripes + 1) * GEN_STRIDE];
+        this.filters = new long[sets];
     }
 
     /** @return the number of sets. */
@@ -284,14 +291,18 @@ public final class Iotlb
             return false;
         }
         VarHandle.releaseFence(); // StoreStore: odd sequence before any data store
-        // Volatile re-read after the CAS that took the set (never before it: see the class comment, range case)
+        final long tag = tag(domainId, pfn);
+        // Filter bit (volatile store), then the generation (volatile load), both after the CAS that took the set:
+        // see the class comment, range case. Never reorder these three.
+        ARRAY.setVolatile(filters, set, (long)ARRAY.getOpaque(filters, set) | filterBit(tag));
         if ((int)(long)ARRAY.getVolatile(gens, genIndex(set)) != (int)(token >>> 32))
         {
+            refilter(set, base); // drop the bit again unless the tag is there anyway
             unlock(base, seq); // a range invalidation or marking began after the token: the walk may predate it
             fillsAbandoned.increment();
             return false;
         }
-        writeEntry(base, tag(domainId, pfn), value);
+        writeEntry(set, base, tag, value);
         unlock(base, seq);
         fills.increment();
         return true;
@@ -306,15 +317,21 @@ public final class Iotlb
     public void fill(final int domainId, final long pfn, final long value)
     {
         checkValue(value);
-        final int base = setBase(domainId, pfn);
+        final int set = setNo(domainId, pfn);
+        final int base = set * setStride;
         final long seq = lock(base);
-        writeEntry(base, tag(domainId, pfn), value);
+        final long tag = tag(domainId, pfn);
+        ARRAY.setVolatile(filters, set, (long)ARRAY.getOpaque(filters, set) | filterBit(tag));
+        writeEntry(set, base, tag, value);
         unlock(base, seq);
         fills.increment();
     }
 
-    /** Writes an entry into its set, which the caller has locked: same tag, else an empty way, else round-robin. */
-    private void writeEntry(final int base, final long tag, final long value)
+    /**
+     * Writes an entry into its set, which the caller has locked and whose filter already has the tag's bit: same
+     * tag, else an empty way, else round-robin (then the filter is recomputed without the evicted tag).
+     */
+    private void writeEntry(final int set, final int base, final long tag, final long value)
     {
         final long[] w = words;
         final int end = base + WAYS_BASE + 2 * ways;
@@ -338,8 +355,35 @@ public final class Iotlb
             victim = base + WAYS_BASE + 2 * cursor;
             ARRAY.setOpaque(w, base + CURSOR, (long)(cursor + 1 == ways ? 0 : cursor + 1));
         }
+        final long evicted = (long)ARRAY.getOpaque(w, victim);
         ARRAY.setOpaque(w, victim, tag);
         ARRAY.setOpaque(w, victim + 1, value);
+        if (evicted != 0L && evicted != tag)
+        {
+            refilter(set, base);
+        }
+    }
+
+    /** Recomputes the filter of a set the caller has locked from the tags it holds. */
+    private void refilter(final int set, final int base)
+    {
+        final long[] w = words;
+        long f = 0L;
+        for (int i = base + WAYS_BASE, end = base + WAYS_BASE + 2 * ways; i < end; i += 2)
+        {
+            final long t = (long)ARRAY.getOpaque(w, i);
+            if (t != 0L)
+            {
+                f |= filterBit(t);
+            }
+        }
+        ARRAY.setVolatile(filters, set, f);
+    }
+
+    /** @return the filter bit of {@code tag} (one bit of 64, from a multiplicative hash of domain and pfn). */
+    private static long filterBit(final long tag)
+    {
+        return 1L << (int)((tag * 0x9E3779B97F4A7C15L) >>> 58);
     }
 
     /**
@@ -481,11 +525,11 @@ public final class Iotlb
         long n = 0;
         for (long pfn = first; pfn <= last; pfn++)
         {
-            final int base = setBase(domainId, pfn);
+            final int set = setNo(domainId, pfn);
             final long tag = tag(domainId, pfn);
-            if (cached(base, tag))
+            if (((long)ARRAY.getVolatile(filters, set) & filterBit(tag)) != 0 && cached(set * setStride, tag))
             {
-                n += lockedUpdate(base, tag, invalidate);
+                n += lockedUpdate(set, tag, invalidate);
             }
         }
         return n;
@@ -565,12 +609,13 @@ public final class Iotlb
                 return 0;
             }
         }
-        return lockedUpdate(base, tag, invalidate);
+        return lockedUpdate(base / setStride, tag, invalidate);
     }
 
     /** Marks stale or clears the ways of the set holding {@code tag}, under the set's lock. @return ways updated. */
-    private int lockedUpdate(final int base, final long tag, final boolean invalidate)
+    private int lockedUpdate(final int set, final long tag, final boolean invalidate)
     {
+        final int base = set * setStride;
         final long[] w = words;
         final int end = base + WAYS_BASE + 2 * ways;
         final long seq = lock(base);
@@ -591,6 +636,10 @@ public final class Iotlb
                 n++;
             }
         }
+        if (invalidate && n > 0)
+        {
+            refilter(set, base);
+        }
         unlock(base, seq);
         return n;
     }
@@ -605,6 +654,7 @@ public final class Iotlb
             final int base = s * setStride;
             final int end = base + WAYS_BASE + 2 * ways;
             final long seq = lock(base);
+            final long before = n;
             for (int i = base + WAYS_BASE; i < end; i += 2)
             {
                 final long t = (long)ARRAY.getOpaque(w, i);
@@ -628,6 +678,10 @@ public final class Iotlb
                     ARRAY.setOpaque(w, i + 1, (long)ARRAY.getOpaque(w, i + 1) | PteDescriptor.STALE);
                 }
                 n++;
+            }
+            if (invalidate && n != before)
+            {
+                refilter(s, base);
             }
             unlock(base, seq);
         }
