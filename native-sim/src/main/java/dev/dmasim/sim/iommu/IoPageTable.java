@@ -221,11 +221,43 @@ public final class IoPageTable
         final long attrs = IommuProt.toPteAttrs(prot);
         long va = iova;
         long hint = 0L;
+        RamChunk chunk = null; // the chunk of hint's table, once looked up
         for (int i = 0; i < count; i++)
         {
             final long pa = source.phys(list, i);
             final long len = source.length(list, i);
-            final long r = validMap(va, pa, len) ? mapSegment(va, pa, len, attrs, hint) : -EINVAL;
+            if (!validMap(va, pa, len))
+            {
+                if (va > iova)
+                {
+                    unmap(iova, va - iova);
+                }
+                return -EINVAL;
+            }
+            final long inRegion = va & (BLOCK_2M - 1);
+            long r;
+            if (hint != 0L && inRegion != 0 && len <= BLOCK_2M - inRegion)
+            {
+                // Fast path (a scatter list's usual entry): the segment continues the previous one's 4 KiB leaf
+                // table and ends inside it, so every page of it is a 4 KiB leaf there (va is never 2 MiB aligned,
+                // hence no block), as mapSegment would find. Same CAS from 0 per leaf; on a conflict the rest
+                // goes through mapSegment, which reports it exactly as map would.
+                final long table = hint & ~1L;
+                if (chunk == null || !chunk.contains(table, GRANULE))
+                {
+                    chunk = chunkOf(table);
+                }
+                final long done = fillLeaves(chunk, table, va, pa, len, attrs);
+                r = done == len ? hint : mapSegment(va + done, pa + done, len - done, attrs, hint);
+                if (r < 0 && done > 0)
+                {
+                    unmap(va, done);
+                }
+            }
+            else
+            {
+                r = mapSegment(va, pa, len, attrs, hint);
+            }
             if (r < 0)
             {
                 if (va > iova)
@@ -238,6 +270,28 @@ public final class IoPageTable
             va += len;
         }
         return 0;
+    }
+
+    /**
+     * Writes 4 KiB leaves for {@code [va, va+len)} into consecutive slots of the leaf table at {@code table} (the
+     * caller checked that they all lie in it), each by a CAS from 0, and stops at the first slot that is not empty.
+     *
+     * @return bytes mapped.
+     */
+    private long fillLeaves(final RamChunk c, final long table, final long va, final long pa, final long len,
+        final long attrs)
+    {
+        final long first = table + (((va >>> 12) & (PTES_PER_TABLE - 1)) << 3);
+        final long end = first + ((len >>> 12) << 3);
+        long out = pa;
+        for (long slot = first; slot < end; slot += 8, out += GRANULE)
+        {
+            if (!pteCas(c, slot, 0L, PteDescriptor.leaf(out, attrs, LEVELS - 1)))
+            {
+                return out - pa;
+            }
+        }
+        return len;
     }
 
     private static boolean validMap(final long iova, final long phys, final long size)
