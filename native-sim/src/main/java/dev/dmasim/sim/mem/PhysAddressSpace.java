@@ -81,6 +81,9 @@ public final class PhysAddressSpace implements PhysicalMemory, AutoCloseable
     /** Region bases, sorted, for the allocation-free binary search. */
     private final long[] bases;
     private final long[] ends;
+    /** Maximal runs of adjacent RAM regions, {@code [ramStarts[i], ramEnds[i])}, sorted: what {@link #isRam} scans. */
+    private final long[] ramStarts;
+    private final long[] ramEnds;
     private final Region[] regions;
     private final List<MemRegion> regionList;
     private final Object[] locks;
@@ -116,6 +119,28 @@ public final class PhysAddressSpace implements PhysicalMemory, AutoCloseable
         }
         this.regionList = List.copyOf(list);
         this.ramBytes = ram;
+        final long[] rs = new long[n];
+        final long[] re = new long[n];
+        int spans = 0;
+        for (int i = 0; i < n; i++)
+        {
+            if (regions[i].handler != null)
+            {
+                continue;
+            }
+            if (spans > 0 && re[spans - 1] == bases[i])
+            {
+                re[spans - 1] = ends[i];
+            }
+            else
+            {
+                rs[spans] = bases[i];
+                re[spans] = ends[i];
+                spans++;
+            }
+        }
+        this.ramStarts = Arrays.copyOf(rs, spans);
+        this.ramEnds = Arrays.copyOf(re, spans);
         this.locks = new Object[LOCK_STRIPES];
         for (int i = 0; i < LOCK_STRIPES; i++)
         {
@@ -474,24 +499,51 @@ public final class PhysAddressSpace implements PhysicalMemory, AutoCloseable
         return (RamChunk)HOLDERS.getAcquire(r.holders, ci);
     }
 
-    /** {@inheritDoc} Adjacent RAM regions count as one range. */
+    /**
+     * {@inheritDoc} Adjacent RAM regions count as one range: the range must lie inside one run of adjacent RAM
+     * regions (precomputed; a linear scan while there are at most 8 runs, else a binary search). An empty range is
+     * RAM.
+     */
     @Override
     public boolean isRam(final long phys, final long len)
     {
         checkOpen();
         checkRange("isRam", phys, len);
-        long p = phys;
-        final long end = phys + len;
-        while (p < end)
+        if (len == 0)
         {
-            final int ri = regionIndex(p);
-            if (ri < 0 || regions[ri].handler != null)
-            {
-                return false;
-            }
-            p = ends[ri];
+            return true;
         }
-        return true;
+        final long[] starts = ramStarts;
+        final long[] limits = ramEnds;
+        int i;
+        if (limits.length <= 8)
+        {
+            i = 0;
+            while (i < limits.length && limits[i] <= phys)
+            {
+                i++;
+            }
+        }
+        else
+        {
+            int lo = 0;
+            int hi = limits.length;
+            while (lo < hi)
+            {
+                final int mid = (lo + hi) >>> 1;
+                if (limits[mid] <= phys)
+                {
+                    lo = mid + 1;
+                }
+                else
+                {
+                    hi = mid;
+                }
+            }
+            i = lo;
+        }
+        // i: the first run ending above phys
+        return i < limits.length && phys >= starts[i] && len <= limits[i] - phys;
     }
 
     /** {@inheritDoc} */

@@ -514,6 +514,53 @@ class PhysAddressSpaceTest
         assertThat(allocated).as("bytes allocated by 20k rounds of hot-path calls").isLessThan(1024);
     }
 
+    /** isRam (precomputed runs of adjacent RAM regions) against a page-by-page walk of regions(), random layouts. */
+    @Test
+    void isRamShouldAgreeWithARegionWalk()
+    {
+        final SplittableRandom rnd = new SplittableRandom(42);
+        for (int layout = 0; layout < 60; layout++)
+        {
+            final PhysAddressSpace.Builder b = PhysAddressSpace.builder().chunkSize(CHUNK);
+            long at = rnd.nextInt(3) * 4 * K;
+            final int n = 1 + rnd.nextInt(14); // up to 14 regions: both the linear scan and the binary search
+            for (int i = 0; i < n; i++)
+            {
+                final long size = (1 + rnd.nextInt(6)) * 4 * K;
+                if (rnd.nextInt(3) == 0)
+                {
+                    b.mmio(at, size, new RecordingMmio(size));
+                }
+                else
+                {
+                    b.ram(at, size);
+                }
+                at += size + (rnd.nextBoolean() ? 0 : (1 + rnd.nextInt(3)) * 4 * K);
+            }
+            try (PhysAddressSpace space = b.build())
+            {
+                for (int q = 0; q < 400; q++)
+                {
+                    final long phys = rnd.nextLong(at + 8 * K);
+                    final long len = rnd.nextInt(5) == 0 ? 0 : rnd.nextLong(1, 12 * 4 * K);
+                    boolean expected = true;
+                    for (long p = phys; p < phys + len; p++)
+                    {
+                        final PhysicalMemory.MemRegion r = space.regionAt(p);
+                        if (r == null || r.kind() != PhysicalMemory.MemRegion.Kind.RAM)
+                        {
+                            expected = false;
+                            break;
+                        }
+                        p = r.end() - 1;
+                    }
+                    assertThat(space.isRam(phys, len)).as("layout %d: isRam(0x%x, %d) in %s", layout, phys, len,
+                        space.regions()).isEqualTo(expected);
+                }
+            }
+        }
+    }
+
     /** An MMIO register window backed by a byte array, logging "R|W offset len @dstOrSrcOffset". */
     static final class RecordingMmio implements MmioHandler
     {
