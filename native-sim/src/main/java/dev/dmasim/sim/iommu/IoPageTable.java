@@ -222,6 +222,7 @@ public final class IoPageTable
         long va = iova;
         long hint = 0L;
         RamChunk chunk = null; // the chunk of hint's table, once looked up
+        long chunkTable = -1L;
         for (int i = 0; i < count; i++)
         {
             final long pa = source.phys(list, i);
@@ -243,9 +244,10 @@ public final class IoPageTable
                 // hence no block), as mapSegment would find. Same CAS from 0 per leaf; on a conflict the rest
                 // goes through mapSegment, which reports it exactly as map would.
                 final long table = hint & ~1L;
-                if (chunk == null || !chunk.contains(table, GRANULE))
+                if (table != chunkTable)
                 {
                     chunk = chunkOf(table);
+                    chunkTable = table;
                 }
                 final long done = fillLeaves(chunk, table, va, pa, len, attrs);
                 r = done == len ? hint : mapSegment(va + done, pa + done, len - done, attrs, hint);
@@ -500,6 +502,24 @@ public final class IoPageTable
                     continue;
                 }
                 // va's leaf is in this table: clear consecutive leaves of this level in it, one walk for all
+                if (level == LEVELS - 1 && c != null)
+                {
+                    // 4 KiB leaves (the usual unmap): a tight loop over this table's slots, no table can sit here
+                    final long n = Math.min(PTES_PER_TABLE - ((slot - table) >>> 3), (size - done) >>> 12);
+                    for (long k = 0; k < n; k++, slot += 8)
+                    {
+                        if (k > 0)
+                        {
+                            pte = c.getLongAcquire(slot);
+                        }
+                        if (!PteDescriptor.isLeaf(pte) || !c.compareAndSetLong(slot, pte, 0L))
+                        {
+                            break outer;
+                        }
+                        done += GRANULE;
+                    }
+                    continue outer;
+                }
                 final int shift = PteDescriptor.levelShift(level);
                 final long leafSize = 1L << shift;
                 if ((va & (leafSize - 1)) != 0)

@@ -514,6 +514,36 @@ class PhysAddressSpaceTest
         assertThat(allocated).as("bytes allocated by 20k rounds of hot-path calls").isLessThan(1024);
     }
 
+    /** ramChunk: one object per chunk, the same bytes as the 8-byte accessors, null off RAM, clean failure after close. */
+    @Test
+    void ramChunkShouldAccessTheSameBytesAndFailCleanlyAfterClose()
+    {
+        final PhysAddressSpace mem = PhysAddressSpace.builder().chunkSize(CHUNK).ram(0, 4 * CHUNK)
+            .mmio(4 * CHUNK, 4096, new RecordingMmio(4096)).ram(8 * CHUNK, CHUNK + 4096).build();
+        final RamChunk c = mem.ramChunk(CHUNK + 64);
+        assertThat(c).isSameAs(mem.ramChunk(2 * CHUNK - 8));
+        assertThat(c.base()).isEqualTo(CHUNK);
+        assertThat(c.end()).isEqualTo(2 * CHUNK);
+        assertThat(c.contains(2 * CHUNK - 4096, 4096)).isTrue();
+        assertThat(c.contains(2 * CHUNK - 4096, 4097)).isFalse();
+        mem.putLong(CHUNK + 64, 0x1234L);
+        assertThat(c.getLongAcquire(CHUNK + 64)).isEqualTo(0x1234L);
+        assertThat(c.compareAndSetLong(CHUNK + 64, 0x1234L, 0x5678L)).isTrue();
+        c.putLongRelease(CHUNK + 72, 9L);
+        assertThat(mem.getLong(CHUNK + 64)).isEqualTo(0x5678L);
+        assertThat(mem.getLong(CHUNK + 72)).isEqualTo(9L);
+        assertThat(mem.ramChunk(9 * CHUNK).base()).as("clipped edge chunk").isEqualTo(9 * CHUNK);
+        assertThat(mem.ramChunk(9 * CHUNK).end()).isEqualTo(9 * CHUNK + 4096);
+        assertThat(mem.ramChunk(4 * CHUNK)).as("MMIO").isNull();
+        assertThat(mem.ramChunk(6 * CHUNK)).as("hole").isNull();
+        assertThatThrownBy(() -> c.getLongAcquire(2 * CHUNK)).isInstanceOf(IndexOutOfBoundsException.class);
+        mem.close();
+        assertThatThrownBy(() -> mem.ramChunk(CHUNK)).isInstanceOf(IllegalStateException.class)
+            .hasMessage("address space closed");
+        assertThatThrownBy(() -> c.getLongAcquire(CHUNK + 64)).isInstanceOf(IllegalStateException.class);
+        assertThatThrownBy(() -> c.compareAndSetLong(CHUNK + 64, 0, 1)).isInstanceOf(IllegalStateException.class);
+    }
+
     /** isRam (precomputed runs of adjacent RAM regions) against a page-by-page walk of regions(), random layouts. */
     @Test
     void isRamShouldAgreeWithARegionWalk()
