@@ -16,8 +16,9 @@ import static org.openjdk.jcstress.annotations.Expect.FORBIDDEN;
 
 /**
  * jcstress tests of {@link Iotlb}, the IOMMU's translation cache: a per-set seqlock (see the class comment there
- * for the pairing table). Every test uses a 1-set, 1-way IOTLB, so all entries collide in one set and every fill
- * evicts the previous entry, which maximises the interleavings of writers and readers.
+ * for the pairing table). Every test but the range ones (1 set, 8 ways) uses a 1-set, 1-way IOTLB, so all entries
+ * collide in one set and every fill evicts the previous entry, which maximises the interleavings of writers and
+ * readers.
  * <p>
  * Invariants under test:
  * <ul>
@@ -45,6 +46,10 @@ public final class IotlbStress
     /** Translation words of pages A and B (PteDescriptor layout: valid, read, write, level 3). */
     static final long VALUE_A = PteDescriptor.leaf(0xA000, PteDescriptor.READ | PteDescriptor.WRITE, 3);
     static final long VALUE_B = PteDescriptor.leaf(0xB000, PteDescriptor.READ | PteDescriptor.WRITE, 3);
+
+    /** Range tests: 4 pages from A in a 1-set, 8-way IOTLB (a range below capacity takes the range path). */
+    static final int RANGE_PAGES = 4;
+    static final int RANGE_WAYS = 8;
 
     static final int MISS = 0;
     static final int A = 1;
@@ -258,13 +263,14 @@ public final class IotlbStress
     }
 
     /**
-     * {@link #WalkRacesUnmap} with a 2-page strict unmap ({@code [A, A+1]}): {@link Iotlb#invalidateRange} of a range
+     * {@link #WalkRacesUnmap} with a 4-page strict unmap ({@code [A, A+3]}, in a 1-set 8-way IOTLB: a range below
+     * the capacity, not a full scan): {@link Iotlb#invalidateRange} of a range
      * bumps the stripe's range generation and reads each page's filter and set instead of moving every set's
      * sequence. Breaking the order (generation re-read before the set is taken, or the filter bit stored after it;
      * or the range reading filters before its increment) lets a pre-unmap walk cache A after the invalidation.
      */
     @JCStressTest
-    @Description("Iotlb.fillIfUnchanged vs unmap + invalidateRange of 2 pages (range generation path)")
+    @Description("Iotlb.fillIfUnchanged vs unmap + invalidateRange of 4 pages (range generation path)")
     @Outcome(id = "1, 0", expect = ACCEPTABLE, desc = "the walk and fill ran before the invalidation, which removed A")
     @Outcome(id = "0, 0", expect = ACCEPTABLE,
         desc = "the walk saw the old PTE, but the range generation moved: fill abandoned")
@@ -276,7 +282,7 @@ public final class IotlbStress
     @State
     public static class WalkRacesRangeUnmap
     {
-        final Iotlb iotlb = new Iotlb(1, 1);
+        final Iotlb iotlb = new Iotlb(1, RANGE_WAYS);
         /** The leaf PTE of page A; 0 once unmapped. */
         final PteCell pte = new PteCell(VALUE_A);
 
@@ -287,12 +293,12 @@ public final class IotlbStress
             r.r1 = walkAndFill(iotlb, pte);
         }
 
-        /** The strict-mode unmap of A and A+1: clear the PTE, then invalidate both pages. */
+        /** The strict-mode unmap of A..A+3: clear A's PTE, then invalidate the range. */
         @Actor
         public void unmapper()
         {
             pte.clear(VALUE_A);
-            iotlb.invalidateRange(DOMAIN, PFN_A << 12, 2 * 4096);
+            iotlb.invalidateRange(DOMAIN, PFN_A << 12, RANGE_PAGES * 4096L);
         }
 
         /** After both: is the translation of A still cached? */
@@ -303,9 +309,9 @@ public final class IotlbStress
         }
     }
 
-    /** {@link #WalkRacesLazyUnmap} with a 2-page lazy unmap ({@code [A, A+1]}: the range generation path). */
+    /** {@link #WalkRacesLazyUnmap} with a 4-page lazy unmap ({@code [A, A+3]}: the range generation path). */
     @JCStressTest
-    @Description("Iotlb.fillIfUnchanged vs unmap + markStale of 2 pages: never cached without STALE")
+    @Description("Iotlb.fillIfUnchanged vs unmap + markStale of 4 pages: never cached without STALE")
     @Outcome(id = "1, 1", expect = ACCEPTABLE, desc = "filled before the unmap marked the entry stale: stale hits count")
     @Outcome(id = {"0, 0", "2, 0"}, expect = ACCEPTABLE,
         desc = "fill abandoned (the range generation moved) or the walk saw the cleared PTE: not cached")
@@ -315,7 +321,7 @@ public final class IotlbStress
     @State
     public static class WalkRacesLazyRangeUnmap
     {
-        final Iotlb iotlb = new Iotlb(1, 1);
+        final Iotlb iotlb = new Iotlb(1, RANGE_WAYS);
         /** The leaf PTE of page A; 0 once unmapped. */
         final PteCell pte = new PteCell(VALUE_A);
 
@@ -326,12 +332,12 @@ public final class IotlbStress
             r.r1 = walkAndFill(iotlb, pte);
         }
 
-        /** The lazy-mode unmap of A and A+1: clear the PTE, mark both pages stale. */
+        /** The lazy-mode unmap of A..A+3: clear A's PTE, mark the range stale. */
         @Actor
         public void unmapper()
         {
             pte.clear(VALUE_A);
-            iotlb.markStale(DOMAIN, PFN_A << 12, 2 * 4096);
+            iotlb.markStale(DOMAIN, PFN_A << 12, RANGE_PAGES * 4096L);
         }
 
         /** After both: not cached, cached stale, or cached as if still mapped. */
