@@ -43,7 +43,11 @@ import java.util.concurrent.atomic.AtomicLong;
  *       install the same table: one CAS wins, the loser frees its page and continues with the winner's.</li>
  *   <li>Leaves are published by a compare-and-set from 0 (volatile, hence at least release), pairing with the
  *       walkers' acquire loads; the CAS also makes two racing overlapping maps fail with {@link #EEXIST} instead of
- *       silently overwriting. Unmap clears a leaf by compare-and-set from the value it read.</li>
+ *       silently overwriting. Unmap clears a leaf by compare-and-set from the value it read. For the disjoint
+ *       callers of the contract an acquire load and a release store would be enough (no two callers own one leaf
+ *       slot; Linux's io-pgtable writes leaves with plain stores); the CAS is kept because replacing it measured
+ *       no faster here (docs/BENCHMARKS.md, session 2) and it keeps a racing double unmap of one range (a driver
+ *       bug) from reporting success twice, which would free its IOVA twice.</li>
  *   <li>Table pages are never freed before {@link #destroy()}, even when they become empty (like Linux's
  *       io-pgtable-arm), so a walker can never follow a pointer into a freed page.</li>
  *   <li>A block leaf is written only into an empty slot; where a (possibly empty) table already sits, the range
