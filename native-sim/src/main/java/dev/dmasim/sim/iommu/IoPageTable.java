@@ -56,7 +56,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * <b>Walks.</b> {@link #map}, {@link #mapSegments} and {@link #unmap} walk down from the root once per leaf table
  * and then write (or clear) consecutive slots of that table, each with its own CAS; a 4 KiB leaf table found on
  * the way is remembered for the next range of a {@code mapSegments} call in the same 2 MiB region, which is safe
- * because tables are never freed or replaced before {@link #destroy()}.
+ * because tables are never freed or replaced before {@link #destroy()}; a segment that continues that leaf table
+ * and ends inside it is written straight into its slots (a scatter list's usual entry).
  * <p>
  * <b>Walk cache.</b> For the same reason the 4 KiB leaf table of a 2 MiB IOVA region, once found, is the right
  * one for the table's life, so a small direct-mapped cache (as an SMMU's walk cache: {@value #WALK_CACHE}
