@@ -11,6 +11,7 @@ import org.openjdk.jcstress.annotations.JCStressTest;
 import org.openjdk.jcstress.annotations.Outcome;
 import org.openjdk.jcstress.annotations.State;
 import org.openjdk.jcstress.infra.results.IIII_Result;
+import org.openjdk.jcstress.infra.results.II_Result;
 import org.openjdk.jcstress.infra.results.JJ_Result;
 
 import static org.openjdk.jcstress.annotations.Expect.ACCEPTABLE;
@@ -27,7 +28,10 @@ import static org.openjdk.jcstress.annotations.Expect.FORBIDDEN;
  *       are present afterwards, exactly one table per level is installed and no table page leaks
  *       ({@link DisjointMapsShareNewTables});</li>
  *   <li>a walker that follows a freshly installed table pointer sees the zeroed table, never the page's previous
- *       contents ({@link WalkSeesZeroedTable}).</li>
+ *       contents ({@link WalkSeesZeroedTable});</li>
+ *   <li>two racing unmaps of the same mapped range (a driver's double unmap) never both report it unmapped,
+ *       which would free its IOVA twice: the per-leaf CAS lets exactly one clear each leaf
+ *       ({@link RacingDoubleUnmap}).</li>
  * </ul>
  * Each state owns a 64 KiB space (15 allocatable pages: page 0 is never handed out) and a
  * {@link BuddyPageAllocator}; the arbiter closes the space (see {@link TinyRam}).
@@ -91,6 +95,51 @@ public final class IoPageTableStress
             r.r3 = table.iovaToPhys(IOVA_A) == PHYS_A && table.iovaToPhys(IOVA_B + 0x123) == PHYS_B + 0x123 &&
                 table.tablePages() == 4 ? 1 : 0;
             r.r4 = (int)(free0 - pages.freePageCount() - (table.tablePages() - 1));
+            mem.close();
+        }
+    }
+
+    /**
+     * {@link IoPageTable#unmap} of the same 2-page range (A and B, one leaf table) from two threads, after it was
+     * mapped. Result: (bytes the first unmap reported / 4096, bytes the second reported / 4096).
+     */
+    @JCStressTest
+    @Description("IoPageTable.unmap x2 of one range: exactly one reports it (no double IOVA free)")
+    @Outcome(id = {"2, 0", "0, 2"}, expect = ACCEPTABLE, desc = "one unmap cleared both leaves, the other found none")
+    @Outcome(id = "2, 2", expect = FORBIDDEN,
+        desc = "both unmaps reported the whole range: a plain clear let both claim the same leaves")
+    @Outcome(expect = FORBIDDEN, desc = "any other result")
+    @State
+    public static class RacingDoubleUnmap
+    {
+        final PhysAddressSpace mem = TinyRam.create(RAM);
+        final byte[] ballast = TinyRam.ballast(RAM);
+        final BuddyPageAllocator pages = BuddyPageAllocator.of(mem);
+        final IoPageTable table = IoPageTable.allocate(mem, pages, false);
+
+        public RacingDoubleUnmap()
+        {
+            table.map(IOVA_A, PHYS_A, 2 * 4096, RW);
+        }
+
+        /** The driver's unmap. */
+        @Actor
+        public void first(final II_Result r)
+        {
+            r.r1 = (int)(table.unmap(IOVA_A, 2 * 4096) / 4096);
+        }
+
+        /** The same unmap, again, from another thread. */
+        @Actor
+        public void second(final II_Result r)
+        {
+            r.r2 = (int)(table.unmap(IOVA_A, 2 * 4096) / 4096);
+        }
+
+        /** Frees the space. */
+        @Arbiter
+        public void arbiter(final II_Result r)
+        {
             mem.close();
         }
     }

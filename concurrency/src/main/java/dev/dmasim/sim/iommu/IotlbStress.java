@@ -16,8 +16,9 @@ import static org.openjdk.jcstress.annotations.Expect.FORBIDDEN;
 
 /**
  * jcstress tests of {@link Iotlb}, the IOMMU's translation cache: a per-set seqlock (see the class comment there
- * for the pairing table). Every test uses a 1-set, 1-way IOTLB, so all entries collide in one set and every fill
- * evicts the previous entry, which maximises the interleavings of writers and readers.
+ * for the pairing table). Every test but the range ones (1 set, 8 ways) uses a 1-set, 1-way IOTLB, so all entries
+ * collide in one set and every fill evicts the previous entry, which maximises the interleavings of writers and
+ * readers.
  * <p>
  * Invariants under test:
  * <ul>
@@ -30,7 +31,10 @@ import static org.openjdk.jcstress.annotations.Expect.FORBIDDEN;
  *       re-inserts the translation the unmap's invalidation removed ({@link WalkRacesUnmap});</li>
  *   <li>in lazy mode, where the unmap only {@link Iotlb#markStale marks} the entries, such a fill never leaves an
  *       unmapped page cached <i>without</i> the STALE bit, so every later use of it is counted in
- *       {@link Iotlb#staleHits()} (DESIGN §6, "modelled and counted, not hidden") ({@link WalkRacesLazyUnmap}).</li>
+ *       {@link Iotlb#staleHits()} (DESIGN §6, "modelled and counted, not hidden") ({@link WalkRacesLazyUnmap});</li>
+ *   <li>the same two properties when the unmap covers a <i>range</i> of pages, which takes the other protocol:
+ *       one increment of the stripe's range generation, then a tag-filter read and a set read per page, the set's
+ *       lock only for a cached page ({@link WalkRacesRangeUnmap}, {@link WalkRacesLazyRangeUnmap}).</li>
  * </ul>
  * Results are codes, not raw words: {@link #MISS} 0, translation A 1, translation B 2, anything else 3.
  */
@@ -42,6 +46,10 @@ public final class IotlbStress
     /** Translation words of pages A and B (PteDescriptor layout: valid, read, write, level 3). */
     static final long VALUE_A = PteDescriptor.leaf(0xA000, PteDescriptor.READ | PteDescriptor.WRITE, 3);
     static final long VALUE_B = PteDescriptor.leaf(0xB000, PteDescriptor.READ | PteDescriptor.WRITE, 3);
+
+    /** Range tests: 4 pages from A in a 1-set, 8-way IOTLB (a range below capacity takes the range path). */
+    static final int RANGE_PAGES = 4;
+    static final int RANGE_WAYS = 8;
 
     static final int MISS = 0;
     static final int A = 1;
@@ -243,6 +251,93 @@ public final class IotlbStress
         {
             pte.clear(VALUE_A);
             iotlb.markStale(DOMAIN, PFN_A << 12, 4096);
+        }
+
+        /** After both: not cached, cached stale, or cached as if still mapped. */
+        @Arbiter
+        public void arbiter(final II_Result r)
+        {
+            final long v = iotlb.peek(DOMAIN, PFN_A);
+            r.r2 = v == Iotlb.MISS ? 0 : (v & PteDescriptor.STALE) != 0 ? 1 : 2;
+        }
+    }
+
+    /**
+     * {@link #WalkRacesUnmap} with a 4-page strict unmap ({@code [A, A+3]}, in a 1-set 8-way IOTLB: a range below
+     * the capacity, not a full scan): {@link Iotlb#invalidateRange} of a range
+     * bumps the stripe's range generation and reads each page's filter and set instead of moving every set's
+     * sequence. Breaking the order (generation re-read before the set is taken, or the filter bit stored after it;
+     * or the range reading filters before its increment) lets a pre-unmap walk cache A after the invalidation.
+     */
+    @JCStressTest
+    @Description("Iotlb.fillIfUnchanged vs unmap + invalidateRange of 4 pages (range generation path)")
+    @Outcome(id = "1, 0", expect = ACCEPTABLE, desc = "the walk and fill ran before the invalidation, which removed A")
+    @Outcome(id = "0, 0", expect = ACCEPTABLE,
+        desc = "the walk saw the old PTE, but the range generation moved: fill abandoned")
+    @Outcome(id = "2, 0", expect = ACCEPTABLE, desc = "the walk saw the cleared PTE: nothing to fill (fault)")
+    @Outcome(id = ".*, 1", expect = FORBIDDEN,
+        desc = "the unmapped translation is cached after the range invalidation returned (generation/filter " +
+            "protocol broken)")
+    @Outcome(expect = FORBIDDEN, desc = "any other result")
+    @State
+    public static class WalkRacesRangeUnmap
+    {
+        final Iotlb iotlb = new Iotlb(1, RANGE_WAYS);
+        /** The leaf PTE of page A; 0 once unmapped. */
+        final PteCell pte = new PteCell(VALUE_A);
+
+        /** The device's miss path ({@code IommuDomain.translate}). */
+        @Actor
+        public void device(final II_Result r)
+        {
+            r.r1 = walkAndFill(iotlb, pte);
+        }
+
+        /** The strict-mode unmap of A..A+3: clear A's PTE, then invalidate the range. */
+        @Actor
+        public void unmapper()
+        {
+            pte.clear(VALUE_A);
+            iotlb.invalidateRange(DOMAIN, PFN_A << 12, RANGE_PAGES * 4096L);
+        }
+
+        /** After both: is the translation of A still cached? */
+        @Arbiter
+        public void arbiter(final II_Result r)
+        {
+            r.r2 = iotlb.peek(DOMAIN, PFN_A) == Iotlb.MISS ? 0 : 1;
+        }
+    }
+
+    /** {@link #WalkRacesLazyUnmap} with a 4-page lazy unmap ({@code [A, A+3]}: the range generation path). */
+    @JCStressTest
+    @Description("Iotlb.fillIfUnchanged vs unmap + markStale of 4 pages: never cached without STALE")
+    @Outcome(id = "1, 1", expect = ACCEPTABLE, desc = "filled before the unmap marked the entry stale: stale hits count")
+    @Outcome(id = {"0, 0", "2, 0"}, expect = ACCEPTABLE,
+        desc = "fill abandoned (the range generation moved) or the walk saw the cleared PTE: not cached")
+    @Outcome(id = ".*, 2", expect = FORBIDDEN,
+        desc = "an unmapped page is cached without STALE: its later uses would not be counted as stale hits")
+    @Outcome(expect = FORBIDDEN, desc = "any other result")
+    @State
+    public static class WalkRacesLazyRangeUnmap
+    {
+        final Iotlb iotlb = new Iotlb(1, RANGE_WAYS);
+        /** The leaf PTE of page A; 0 once unmapped. */
+        final PteCell pte = new PteCell(VALUE_A);
+
+        /** The device's miss path ({@code IommuDomain.translate}). */
+        @Actor
+        public void device(final II_Result r)
+        {
+            r.r1 = walkAndFill(iotlb, pte);
+        }
+
+        /** The lazy-mode unmap of A..A+3: clear A's PTE, mark the range stale. */
+        @Actor
+        public void unmapper()
+        {
+            pte.clear(VALUE_A);
+            iotlb.markStale(DOMAIN, PFN_A << 12, RANGE_PAGES * 4096L);
         }
 
         /** After both: not cached, cached stale, or cached as if still mapped. */

@@ -2,6 +2,7 @@ package dev.dmasim.sim.iommu;
 
 import dev.dmasim.sim.mem.PageAllocator;
 import dev.dmasim.sim.mem.PhysicalMemory;
+import dev.dmasim.sim.mem.RamChunk;
 import dev.dmasim.sim.mem.Zone;
 
 import java.lang.invoke.MethodHandles;
@@ -12,8 +13,11 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * A 4-level I/O page table with a 4 KiB granule and 48-bit input addresses (IOVAs), stored in simulated RAM: every
  * table is one 4 KiB page from a {@link PageAllocator}, holding 512 8-byte PTEs laid out as {@link PteDescriptor}
- * and accessed only through {@link PhysicalMemory}'s aligned 8-byte accessors, so a simulated device (or a
- * debugger dumping RAM) sees exactly what hardware would walk.
+ * and accessed only with aligned 8-byte accesses to that RAM, so a simulated device (or a debugger dumping RAM)
+ * sees exactly what hardware would walk. Where the memory gives {@link RamChunk}s, PTEs are accessed through the
+ * chunk that holds their table (the same bytes, the same access modes), found in a small cache of chunks by the
+ * table's physical address: the region and chunk are decoded once per chunk, not once per PTE. Otherwise (a
+ * memory that must see every access) they go through {@link PhysicalMemory}'s 8-byte accessors.
  * <pre>
  *   IOVA  47      39 38      30 29      21 20      12 11        0
  *        +---------+----------+----------+----------+-----------+
@@ -23,7 +27,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * </pre>
  * Units: IOVAs, physical addresses and sizes are bytes; they must be 4 KiB aligned. Errors are negative errno
  * values ({@link #ENOMEM}, {@link #EEXIST}, {@link #EINVAL}), never exceptions, except for use after
- * {@link #destroy()}.
+ * {@link #destroy()} and once the memory is closed: then every call that touches a PTE throws
+ * {@link IllegalStateException} ("address space closed" from the memory, or the JDK's "Already closed" from a
+ * cached chunk), without reading or writing freed memory.
  * <p>
  * <b>Thread safety.</b> {@link #map}, {@link #unmap}, {@link #walk} and {@link #iovaToPhys} may run concurrently
  * from any number of threads as long as concurrent {@code map}/{@code unmap} calls cover disjoint IOVA ranges (which
@@ -37,7 +43,11 @@ import java.util.concurrent.atomic.AtomicLong;
  *       install the same table: one CAS wins, the loser frees its page and continues with the winner's.</li>
  *   <li>Leaves are published by a compare-and-set from 0 (volatile, hence at least release), pairing with the
  *       walkers' acquire loads; the CAS also makes two racing overlapping maps fail with {@link #EEXIST} instead of
- *       silently overwriting. Unmap clears a leaf by compare-and-set from the value it read.</li>
+ *       silently overwriting. Unmap clears a leaf by compare-and-set from the value it read. For the disjoint
+ *       callers of the contract an acquire load and a release store would be enough (no two callers own one leaf
+ *       slot; Linux's io-pgtable writes leaves with plain stores); the CAS is kept because replacing it measured
+ *       no faster here (docs/BENCHMARKS.md, session 2) and it keeps a racing double unmap of one range (a driver
+ *       bug) from reporting success twice, which would free its IOVA twice.</li>
  *   <li>Table pages are never freed before {@link #destroy()}, even when they become empty (like Linux's
  *       io-pgtable-arm), so a walker can never follow a pointer into a freed page.</li>
  *   <li>A block leaf is written only into an empty slot; where a (possibly empty) table already sits, the range
@@ -46,7 +56,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * <b>Walks.</b> {@link #map}, {@link #mapSegments} and {@link #unmap} walk down from the root once per leaf table
  * and then write (or clear) consecutive slots of that table, each with its own CAS; a 4 KiB leaf table found on
  * the way is remembered for the next range of a {@code mapSegments} call in the same 2 MiB region, which is safe
- * because tables are never freed or replaced before {@link #destroy()}.
+ * because tables are never freed or replaced before {@link #destroy()}; a segment that continues that leaf table
+ * and ends inside it is written straight into its slots (a scatter list's usual entry).
  * <p>
  * <b>Walk cache.</b> For the same reason the 4 KiB leaf table of a 2 MiB IOVA region, once found, is the right
  * one for the table's life, so a small direct-mapped cache (as an SMMU's walk cache: {@value #WALK_CACHE}
@@ -89,6 +100,9 @@ public final class IoPageTable
     private static final int WC_PFN_BITS = 36;
     private static final long WC_PFN_MASK = (1L << WC_PFN_BITS) - 1;
     private static final VarHandle LONGS = MethodHandles.arrayElementVarHandle(long[].class);
+    private static final VarHandle CHUNKS = MethodHandles.arrayElementVarHandle(RamChunk[].class);
+    /** Chunk-cache entries (a power of two), indexed by the table's 2 MiB physical frame. */
+    private static final int CHUNK_CACHE = 32;
 
     private final PhysicalMemory memory;
     private final PageAllocator pages;
@@ -97,6 +111,10 @@ public final class IoPageTable
     private final AtomicLong tablePages = new AtomicLong();
     /** The walk cache: {@code region << 36 | tablePfn} per slot ({@code region & (WALK_CACHE - 1)}), -1 empty. */
     private final long[] walkCache = new long[WALK_CACHE];
+    /** True if {@link #memory} gives {@link RamChunk}s (table PTEs are then accessed through them). */
+    private final boolean direct;
+    /** The RAM chunks holding table pages, direct-mapped by {@code (table >>> 21) & (CHUNK_CACHE - 1)}. */
+    private final RamChunk[] chunkCache = new RamChunk[CHUNK_CACHE];
     private volatile boolean destroyed;
 
     private IoPageTable(
@@ -106,6 +124,7 @@ public final class IoPageTable
         this.pages = pages;
         this.blockMappings = blockMappings;
         this.root = root;
+        this.direct = memory.ramChunk(root) != null;
         tablePages.set(1);
         Arrays.fill(walkCache, -1L);
     }
@@ -207,11 +226,45 @@ public final class IoPageTable
         final long attrs = IommuProt.toPteAttrs(prot);
         long va = iova;
         long hint = 0L;
+        RamChunk chunk = null; // the chunk of hint's table, once looked up
+        long chunkTable = -1L;
         for (int i = 0; i < count; i++)
         {
             final long pa = source.phys(list, i);
             final long len = source.length(list, i);
-            final long r = validMap(va, pa, len) ? mapSegment(va, pa, len, attrs, hint) : -EINVAL;
+            if (!validMap(va, pa, len))
+            {
+                if (va > iova)
+                {
+                    unmap(iova, va - iova);
+                }
+                return -EINVAL;
+            }
+            final long inRegion = va & (BLOCK_2M - 1);
+            long r;
+            if (hint != 0L && inRegion != 0 && len <= BLOCK_2M - inRegion)
+            {
+                // Fast path (a scatter list's usual entry): the segment continues the previous one's 4 KiB leaf
+                // table and ends inside it, so every page of it is a 4 KiB leaf there (va is never 2 MiB aligned,
+                // hence no block), as mapSegment would find. Same CAS from 0 per leaf; on a conflict the rest
+                // goes through mapSegment, which reports it exactly as map would.
+                final long table = hint & ~1L;
+                if (table != chunkTable)
+                {
+                    chunk = chunkOf(table);
+                    chunkTable = table;
+                }
+                final long done = fillLeaves(chunk, table, va, pa, len, attrs);
+                r = done == len ? hint : mapSegment(va + done, pa + done, len - done, attrs, hint);
+                if (r < 0 && done > 0)
+                {
+                    unmap(va, done);
+                }
+            }
+            else
+            {
+                r = mapSegment(va, pa, len, attrs, hint);
+            }
             if (r < 0)
             {
                 if (va > iova)
@@ -224,6 +277,28 @@ public final class IoPageTable
             va += len;
         }
         return 0;
+    }
+
+    /**
+     * Writes 4 KiB leaves for {@code [va, va+len)} into consecutive slots of the leaf table at {@code table} (the
+     * caller checked that they all lie in it), each by a CAS from 0, and stops at the first slot that is not empty.
+     *
+     * @return bytes mapped.
+     */
+    private long fillLeaves(final RamChunk c, final long table, final long va, final long pa, final long len,
+        final long attrs)
+    {
+        final long first = table + (((va >>> 12) & (PTES_PER_TABLE - 1)) << 3);
+        final long end = first + ((len >>> 12) << 3);
+        long out = pa;
+        for (long slot = first; slot < end; slot += 8, out += GRANULE)
+        {
+            if (!pteCas(c, slot, 0L, PteDescriptor.leaf(out, attrs, LEVELS - 1)))
+            {
+                return out - pa;
+            }
+        }
+        return len;
     }
 
     private static boolean validMap(final long iova, final long phys, final long size)
@@ -292,12 +367,12 @@ public final class IoPageTable
      */
     private long walkToLeafTable(final long va, final int target)
     {
-        final PhysicalMemory mem = memory;
         long table = root;
         for (int level = 0; level < LEVELS - 1; level++)
         {
+            final RamChunk c = chunkOf(table);
             final long slot = slot(table, va, level);
-            long pte = mem.getLongAcquire(slot);
+            long pte = pteAcquire(c, slot);
             if (level >= target)
             {
                 if (PteDescriptor.isTable(pte))
@@ -309,7 +384,7 @@ public final class IoPageTable
             }
             if (pte == 0L)
             {
-                pte = installTable(slot);
+                pte = installTable(c, slot);
                 if (pte == 0L)
                 {
                     return -ENOMEM;
@@ -360,9 +435,9 @@ public final class IoPageTable
      */
     private long mapRun(final long tableLevel, final long va, final long pa, final long rem, final long attrs)
     {
-        final PhysicalMemory mem = memory;
         final int level = (int)(tableLevel & GRANULE_MASK);
         final long table = tableLevel & ~GRANULE_MASK;
+        final RamChunk c = chunkOf(table);
         final int shift = PteDescriptor.levelShift(level);
         final long leafSize = 1L << shift;
         int idx = (int)((va >>> shift) & (PTES_PER_TABLE - 1));
@@ -373,9 +448,9 @@ public final class IoPageTable
         for (long k = 0; k < n; k++)
         {
             final long leaf = PteDescriptor.leaf(out, attrs, level);
-            while (!mem.compareAndSetLong(slot, 0L, leaf))
+            while (!pteCas(c, slot, 0L, leaf))
             {
-                final long pte = mem.getLongAcquire(slot);
+                final long pte = pteAcquire(c, slot);
                 if (pte == 0L)
                 {
                     continue; // lost a race with an (overlapping) mapper that has since unmapped: try again
@@ -410,7 +485,6 @@ public final class IoPageTable
         {
             return -EINVAL;
         }
-        final PhysicalMemory mem = memory;
         long done = 0;
         outer:
         while (done < size)
@@ -420,8 +494,9 @@ public final class IoPageTable
             long table = cached >= 0 ? cached : root;
             for (int level = cached >= 0 ? LEVELS - 1 : 0; level < LEVELS; level++)
             {
+                final RamChunk c = chunkOf(table);
                 long slot = slot(table, va, level);
-                long pte = mem.getLongAcquire(slot);
+                long pte = pteAcquire(c, slot);
                 if (PteDescriptor.isTable(pte) && level < LEVELS - 1)
                 {
                     table = PteDescriptor.outputAddress(pte);
@@ -432,6 +507,24 @@ public final class IoPageTable
                     continue;
                 }
                 // va's leaf is in this table: clear consecutive leaves of this level in it, one walk for all
+                if (level == LEVELS - 1 && c != null)
+                {
+                    // 4 KiB leaves (the usual unmap): a tight loop over this table's slots, no table can sit here
+                    final long n = Math.min(PTES_PER_TABLE - ((slot - table) >>> 3), (size - done) >>> 12);
+                    for (long k = 0; k < n; k++, slot += 8)
+                    {
+                        if (k > 0)
+                        {
+                            pte = c.getLongAcquire(slot);
+                        }
+                        if (!PteDescriptor.isLeaf(pte) || !c.compareAndSetLong(slot, pte, 0L))
+                        {
+                            break outer;
+                        }
+                        done += GRANULE;
+                    }
+                    continue outer;
+                }
                 final int shift = PteDescriptor.levelShift(level);
                 final long leafSize = 1L << shift;
                 if ((va & (leafSize - 1)) != 0)
@@ -441,7 +534,7 @@ public final class IoPageTable
                 final long end = table + ((long)PTES_PER_TABLE << 3);
                 while (true)
                 {
-                    if (!PteDescriptor.isLeaf(pte) || size - done < leafSize || !mem.compareAndSetLong(slot, pte, 0L))
+                    if (!PteDescriptor.isLeaf(pte) || size - done < leafSize || !pteCas(c, slot, pte, 0L))
                     {
                         break outer;
                     }
@@ -451,7 +544,7 @@ public final class IoPageTable
                     {
                         continue outer;
                     }
-                    pte = mem.getLongAcquire(slot);
+                    pte = pteAcquire(c, slot);
                     if (PteDescriptor.isTable(pte) && level < LEVELS - 1)
                     {
                         continue outer; // a table next to a block: walk again from the root
@@ -475,12 +568,11 @@ public final class IoPageTable
         {
             return 0L;
         }
-        final PhysicalMemory mem = memory;
         final long cached = cachedLeafTable(iova);
         long table = cached >= 0 ? cached : root;
         for (int level = cached >= 0 ? LEVELS - 1 : 0; level < LEVELS; level++)
         {
-            final long pte = mem.getLongAcquire(slot(table, iova, level));
+            final long pte = pteAcquire(chunkOf(table), slot(table, iova, level));
             if (PteDescriptor.isTable(pte) && level < LEVELS - 1)
             {
                 table = PteDescriptor.outputAddress(pte);
@@ -547,7 +639,7 @@ public final class IoPageTable
     }
 
     /** @return the table PTE now in {@code slot} (ours or a racing winner's; possibly a leaf), or 0 on ENOMEM. */
-    private long installTable(final long slot)
+    private long installTable(final RamChunk c, final long slot)
     {
         final long page = pages.allocPages(0, Zone.NORMAL);
         if (page == PageAllocator.NO_PAGE)
@@ -556,13 +648,56 @@ public final class IoPageTable
         }
         memory.fill(page, GRANULE, (byte)0); // plain stores, published by the CAS below
         final long entry = PteDescriptor.table(page);
-        if (memory.compareAndSetLong(slot, 0L, entry))
+        if (pteCas(c, slot, 0L, entry))
         {
             tablePages.incrementAndGet();
             return entry;
         }
         pages.freePages(page, 0); // lost the race: use the winner's table
-        return memory.getLongAcquire(slot);
+        return pteAcquire(c, slot);
+    }
+
+    /**
+     * @return the RAM chunk holding the table page at {@code table}, or null (no direct backing: use
+     * {@link #memory}). Entries are immutable {@link RamChunk}s, validated by their own bounds, so any entry read
+     * is either right for the table or rejected; a miss decodes once through {@link PhysicalMemory#ramChunk}
+     * (which throws once the memory is closed).
+     */
+    private RamChunk chunkOf(final long table)
+    {
+        if (!direct)
+        {
+            return null;
+        }
+        final int i = (int)(table >>> 21) & (CHUNK_CACHE - 1);
+        final RamChunk c = (RamChunk)CHUNKS.getAcquire(chunkCache, i);
+        if (c != null && c.contains(table, GRANULE))
+        {
+            return c;
+        }
+        return loadChunk(table, i);
+    }
+
+    private RamChunk loadChunk(final long table, final int i)
+    {
+        final RamChunk c = memory.ramChunk(table);
+        if (c != null)
+        {
+            CHUNKS.setRelease(chunkCache, i, c);
+        }
+        return c;
+    }
+
+    /** Acquire load of the PTE at {@code slot} of a table in chunk {@code c} (null: through {@link #memory}). */
+    private long pteAcquire(final RamChunk c, final long slot)
+    {
+        return c != null ? c.getLongAcquire(slot) : memory.getLongAcquire(slot);
+    }
+
+    /** Volatile CAS of the PTE at {@code slot} of a table in chunk {@code c} (null: through {@link #memory}). */
+    private boolean pteCas(final RamChunk c, final long slot, final long expected, final long value)
+    {
+        return c != null ? c.compareAndSetLong(slot, expected, value) : memory.compareAndSetLong(slot, expected, value);
     }
 
     private int leafLevelFor(final long va, final long pa, final long remaining)

@@ -19,11 +19,16 @@ import java.util.concurrent.atomic.LongAdder;
  * <b>Layout.</b> One {@code long[]}, one block of {@code 8 × ceil((2 + 2·ways) / 8)} longs per set (a multiple of
  * 64 bytes, so a set spans the fewest cache lines and writers of different sets rarely share one):
  * <pre>
- *   +0      sequence (even: stable, odd: a writer holds the set)
+ *   +0      sequence, 32 bits, wrapping (even: stable, odd: a writer holds the set)
  *   +1      round-robin cursor (written only under the set's lock)
  *   +2+2w   tag of way w:   bit 63 valid | domain id (bits 36..59) | IOVA pfn (bits 0..35); 0 = empty
  *   +3+2w   value of way w: PteDescriptor layout for the page (never negative)
  * </pre>
+ * Besides the sets, one <i>range generation</i> per stripe of {@value #STRIPE_SETS} consecutive sets, each on its
+ * own 128-byte block of a second {@code long[]}, and one 64-bit <i>tag filter</i> per set in a dense third
+ * {@code long[]}: bit {@code hash(tag) & 63} is set for every tag the set may hold (a one-hash Bloom filter,
+ * written only under the set's lock, never missing a present tag).
+ * <p>
  * <b>Thread safety.</b> Any number of threads may {@link #lookup}, fill, invalidate and mark stale concurrently.
  * A device-side miss reads {@link #fillToken} before walking the page table and fills with
  * {@link #fillIfUnchanged}, which is what keeps a walk that raced with an unmap from re-inserting a dead
@@ -37,6 +42,17 @@ import java.util.concurrent.atomic.LongAdder;
  *       An invalidation or stale marking of a page that is not in its set reads the set as a reader does and
  *       then moves the sequence from {@code s} to {@code s+2} with one CAS (no data store to publish; the CAS
  *       fails, and it retries, if any writer took the set meanwhile).</li>
+ *   <li>An invalidation or stale marking of a <i>range</i> of pages (2 or more) first increments the range
+ *       generation of every stripe the range's sets lie in (one atomic per stripe, not per page), then reads each
+ *       page's tag filter (volatile) and, only where its bit is set, the set as a lookup does, and takes the set's
+ *       lock only where the page is cached. A fill token holds the stripe's generation and the set's sequence; a
+ *       fill takes the set's lock by CAS from the token's sequence, sets its tag's filter bit (volatile store) and
+ *       only then re-reads the generation (volatile). So either that re-read precedes the increment in the
+ *       synchronization order — then so do the fill's lock and filter store, and the range's filter read, which
+ *       follows the increment, sees the bit; its read of the set waits for the unlock and sees (and marks or
+ *       clears) the entry — or the re-read sees the increment and the fill is abandoned.
+ *       The 32-bit sequence and generation halves of a token wrap: a fill is wrongly kept only if exactly 2^31
+ *       writers (2^32 range operations) pass during its walk, the bound Linux's {@code seqcount_t} accepts.</li>
  *   <li>Readers load the sequence with a volatile load (retry while odd), load tag and value with opaque loads,
  *       issue a {@link VarHandle#acquireFence()} (LoadLoad: data loads complete before the re-check) and reload the
  *       sequence. If it changed, they retry. So a lookup never returns a torn (tag, value) pair: the value returned
@@ -66,12 +82,23 @@ public final class Iotlb
     private static final int SEQ = 0;
     private static final int CURSOR = 1;
     private static final int WAYS_BASE = 2;
+    private static final long SEQ_MASK = 0xFFFF_FFFFL;
+    /** Sets per range-generation stripe (a power of two). */
+    private static final int STRIPE_SETS = 16;
+    private static final int STRIPE_SHIFT = 4;
+    /** Longs between two range generations (128 bytes: no two on one cache line or adjacent-line pair). */
+    private static final int GEN_STRIDE = 16;
 
     private final int sets;
     private final int ways;
     private final int setMask;
     private final int setStride;
     private final long[] words;
+    /** Range generation of stripe k at {@code (k + 1) * GEN_STRIDE}; only ever incremented (getAndAdd). */
+    private final long[] gens;
+    private final int stripeMask;
+    /** Tag filter of each set (see the class comment); written only under the set's lock, volatile stores. */
+    private final long[] filters;
 
     private final LongAdder hits = new LongAdder();
     private final LongAdder misses = new LongAdder();
@@ -100,6 +127,10 @@ public final class Iotlb
         this.setMask = sets - 1;
         this.setStride = ((WAYS_BASE + 2 * ways + 7) / 8) * 8;
         this.words = new long[sets * setStride];
+        final int stripes = Math.max(1, sets >>> STRIPE_SHIFT);
+        this.stripeMask = stripes - 1;
+        this.gens = new long[(stripes + 1) * GEN_STRIDE];
+        this.filters = new long[sets];
     }
 
     /** @return the number of sets. */
@@ -208,20 +239,23 @@ public final class Iotlb
     }
 
     /**
-     * Reads the fill token of the set that holds IOVA page {@code pfn} of {@code domainId}: call it <i>before</i>
-     * walking the page table and pass it to {@link #fillIfUnchanged}. Allocation-free.
+     * Reads the fill token of IOVA page {@code pfn} of {@code domainId}: call it <i>before</i> walking the page
+     * table and pass it to {@link #fillIfUnchanged}. Allocation-free.
      *
-     * @return the set's current (even) sequence.
+     * @return an opaque token: the range generation of the page's stripe (high 32 bits) and its set's current
+     * even sequence (low 32 bits), both read with volatile loads.
      */
     public long fillToken(final int domainId, final long pfn)
     {
-        final int base = setBase(domainId, pfn);
+        final int set = setNo(domainId, pfn);
+        final long gen = (long)ARRAY.getVolatile(gens, genIndex(set));
+        final int base = set * setStride;
         while (true)
         {
             final long s = (long)ARRAY.getVolatile(words, base + SEQ);
             if ((s & 1) == 0)
             {
-                return s;
+                return gen << 32 | s;
             }
             Thread.onSpinWait();
         }
@@ -232,11 +266,14 @@ public final class Iotlb
      * stale marking, another fill) has touched the set since {@code token} was read; otherwise caches nothing
      * (counted in {@link #fillsAbandoned()}): a cache may always decline to cache.
      * <p>
-     * This closes the walk/invalidate race: an unmap clears the PTE and then marks stale or invalidates under the
-     * set's lock. If that lock was taken after the token was read, the sequence moved and this fill is abandoned;
-     * if before, the token's volatile load happens-after it, so the walk saw the cleared PTE and there was
-     * nothing to fill. Hence no entry filled from a pre-invalidation walk survives an invalidation, and no stale
-     * entry escapes {@link #markStale}.
+     * This closes the walk/invalidate race: an unmap clears the PTE and then marks stale or invalidates. For one
+     * page it moves the set's sequence: if after the token was read, this fill's CAS fails and it is abandoned; if
+     * before, the token's volatile load happens-after it, so the walk saw the cleared PTE and there was nothing to
+     * fill. For a range it increments the stripe's generation before reading the sets: if after the token was
+     * read, this fill sees it (re-read once it holds the set) and is abandoned, unless it took the set before the
+     * increment, in which case the range's read of the set sees the entry and marks or clears it; if before, the
+     * walk saw the cleared PTE. Hence no entry filled from a pre-invalidation walk survives an invalidation, and
+     * no stale entry escapes {@link #markStale}.
      *
      * @param token the result of {@link #fillToken} read before the walk.
      * @param value a translation word (non-negative; {@link PteDescriptor} layout for the page).
@@ -245,15 +282,28 @@ public final class Iotlb
     public boolean fillIfUnchanged(final int domainId, final long pfn, final long value, final long token)
     {
         checkValue(value);
-        final int base = setBase(domainId, pfn);
-        if ((token & 1) != 0 || !ARRAY.compareAndSet(words, base + SEQ, token, token + 1))
+        final int set = setNo(domainId, pfn);
+        final int base = set * setStride;
+        final long seq = token & SEQ_MASK;
+        if ((seq & 1) != 0 || !ARRAY.compareAndSet(words, base + SEQ, seq, seq + 1))
         {
             fillsAbandoned.increment();
             return false;
         }
         VarHandle.releaseFence(); // StoreStore: odd sequence before any data store
-        writeEntry(base, tag(domainId, pfn), value);
-        unlock(base, token);
+        final long tag = tag(domainId, pfn);
+        // Filter bit (volatile store), then the generation (volatile load), both after the CAS that took the set:
+        // see the class comment, range case. Never reorder these three.
+        ARRAY.setVolatile(filters, set, (long)ARRAY.getOpaque(filters, set) | filterBit(tag));
+        if ((int)(long)ARRAY.getVolatile(gens, genIndex(set)) != (int)(token >>> 32))
+        {
+            refilter(set, base); // drop the bit again unless the tag is there anyway
+            unlock(base, seq); // a range invalidation or marking began after the token: the walk may predate it
+            fillsAbandoned.increment();
+            return false;
+        }
+        writeEntry(set, base, tag, value);
+        unlock(base, seq);
         fills.increment();
         return true;
     }
@@ -267,15 +317,21 @@ public final class Iotlb
     public void fill(final int domainId, final long pfn, final long value)
     {
         checkValue(value);
-        final int base = setBase(domainId, pfn);
+        final int set = setNo(domainId, pfn);
+        final int base = set * setStride;
         final long seq = lock(base);
-        writeEntry(base, tag(domainId, pfn), value);
+        final long tag = tag(domainId, pfn);
+        ARRAY.setVolatile(filters, set, (long)ARRAY.getOpaque(filters, set) | filterBit(tag));
+        writeEntry(set, base, tag, value);
         unlock(base, seq);
         fills.increment();
     }
 
-    /** Writes an entry into its set, which the caller has locked: same tag, else an empty way, else round-robin. */
-    private void writeEntry(final int base, final long tag, final long value)
+    /**
+     * Writes an entry into its set, which the caller has locked and whose filter already has the tag's bit: same
+     * tag, else an empty way, else round-robin (then the filter is recomputed without the evicted tag).
+     */
+    private void writeEntry(final int set, final int base, final long tag, final long value)
     {
         final long[] w = words;
         final int end = base + WAYS_BASE + 2 * ways;
@@ -299,8 +355,35 @@ public final class Iotlb
             victim = base + WAYS_BASE + 2 * cursor;
             ARRAY.setOpaque(w, base + CURSOR, (long)(cursor + 1 == ways ? 0 : cursor + 1));
         }
+        final long evicted = (long)ARRAY.getOpaque(w, victim);
         ARRAY.setOpaque(w, victim, tag);
         ARRAY.setOpaque(w, victim + 1, value);
+        if (evicted != 0L && evicted != tag)
+        {
+            refilter(set, base);
+        }
+    }
+
+    /** Recomputes the filter of a set the caller has locked from the tags it holds. */
+    private void refilter(final int set, final int base)
+    {
+        final long[] w = words;
+        long f = 0L;
+        for (int i = base + WAYS_BASE, end = base + WAYS_BASE + 2 * ways; i < end; i += 2)
+        {
+            final long t = (long)ARRAY.getOpaque(w, i);
+            if (t != 0L)
+            {
+                f |= filterBit(t);
+            }
+        }
+        ARRAY.setVolatile(filters, set, f);
+    }
+
+    /** @return the filter bit of {@code tag} (one bit of 64, from a multiplicative hash of domain and pfn). */
+    private static long filterBit(final long tag)
+    {
+        return 1L << (int)((tag * 0x9E3779B97F4A7C15L) >>> 58);
     }
 
     /**
@@ -431,12 +514,69 @@ public final class Iotlb
         {
             return scan(domainId, first, last, invalidate, true);
         }
+        if (first == last)
+        {
+            return updateTag(setBase(domainId, first), tag(domainId, first), invalidate);
+        }
+        // A range: one generation increment per stripe (abandons every fill whose token predates it, unless the
+        // fill already holds its set, see the class comment), then a read-only probe per page; only pages that
+        // are cached take their set's lock.
+        bumpStripes(setNo(domainId, first), last - first + 1);
         long n = 0;
         for (long pfn = first; pfn <= last; pfn++)
         {
-            n += updateTag(setBase(domainId, pfn), tag(domainId, pfn), invalidate);
+            final int set = setNo(domainId, pfn);
+            final long tag = tag(domainId, pfn);
+            if (((long)ARRAY.getVolatile(filters, set) & filterBit(tag)) != 0 && cached(set * setStride, tag))
+            {
+                n += lockedUpdate(set, tag, invalidate);
+            }
         }
         return n;
+    }
+
+    /** Increments the range generation of every stripe holding one of {@code pages} sets from {@code set0}. */
+    private void bumpStripes(final int set0, final long pages)
+    {
+        final long[] g = gens;
+        final int stripes = stripeMask + 1;
+        final int first = set0 >>> STRIPE_SHIFT;
+        final long count = pages >= sets ? stripes :
+            Math.min(stripes, ((set0 + pages - 1) >>> STRIPE_SHIFT) - first + 1);
+        for (int k = 0; k < count; k++)
+        {
+            ARRAY.getAndAdd(g, ((first + k) & stripeMask) * GEN_STRIDE + GEN_STRIDE, 1L);
+        }
+    }
+
+    /** @return true if a way of the set holds {@code tag}: a consistent read of the set, as {@link #lookup}. */
+    private boolean cached(final int base, final long tag)
+    {
+        final long[] w = words;
+        final int end = base + WAYS_BASE + 2 * ways;
+        while (true)
+        {
+            final long s = (long)ARRAY.getVolatile(w, base + SEQ);
+            if ((s & 1) != 0)
+            {
+                Thread.onSpinWait();
+                continue;
+            }
+            boolean found = false;
+            for (int i = base + WAYS_BASE; i < end; i += 2)
+            {
+                if ((long)ARRAY.getOpaque(w, i) == tag)
+                {
+                    found = true;
+                    break;
+                }
+            }
+            VarHandle.acquireFence(); // LoadLoad: the tag loads complete before the re-check
+            if ((long)ARRAY.getOpaque(w, base + SEQ) == s)
+            {
+                return found;
+            }
+        }
     }
 
     private int updateTag(final int base, final long tag, final boolean invalidate)
@@ -464,11 +604,20 @@ public final class Iotlb
                 }
             }
             VarHandle.acquireFence(); // LoadLoad: the tag loads complete before the CAS reads the sequence
-            if (ARRAY.compareAndSet(w, base + SEQ, s, s + 2))
+            if (ARRAY.compareAndSet(w, base + SEQ, s, (s + 2) & SEQ_MASK))
             {
                 return 0;
             }
         }
+        return lockedUpdate(base / setStride, tag, invalidate);
+    }
+
+    /** Marks stale or clears the ways of the set holding {@code tag}, under the set's lock. @return ways updated. */
+    private int lockedUpdate(final int set, final long tag, final boolean invalidate)
+    {
+        final int base = set * setStride;
+        final long[] w = words;
+        final int end = base + WAYS_BASE + 2 * ways;
         final long seq = lock(base);
         int n = 0;
         for (int i = base + WAYS_BASE; i < end; i += 2)
@@ -487,6 +636,10 @@ public final class Iotlb
                 n++;
             }
         }
+        if (invalidate && n > 0)
+        {
+            refilter(set, base);
+        }
         unlock(base, seq);
         return n;
     }
@@ -501,6 +654,7 @@ public final class Iotlb
             final int base = s * setStride;
             final int end = base + WAYS_BASE + 2 * ways;
             final long seq = lock(base);
+            final long before = n;
             for (int i = base + WAYS_BASE; i < end; i += 2)
             {
                 final long t = (long)ARRAY.getOpaque(w, i);
@@ -525,6 +679,10 @@ public final class Iotlb
                 }
                 n++;
             }
+            if (invalidate && n != before)
+            {
+                refilter(s, base);
+            }
             unlock(base, seq);
         }
         return n;
@@ -547,14 +705,25 @@ public final class Iotlb
 
     private void unlock(final int base, final long lockedFrom)
     {
-        ARRAY.setVolatile(words, base + SEQ, lockedFrom + 2);
+        ARRAY.setVolatile(words, base + SEQ, (lockedFrom + 2) & SEQ_MASK);
     }
 
     private int setBase(final int domainId, final long pfn)
     {
+        return setNo(domainId, pfn) * setStride;
+    }
+
+    private int setNo(final int domainId, final long pfn)
+    {
         // consecutive pages of a domain go to consecutive sets; domains are spread by a Fibonacci multiplier
         final long mix = pfn + (domainId * 0x9E3779B1L >>> 7);
-        return ((int)mix & setMask) * setStride;
+        return (int)mix & setMask;
+    }
+
+    /** @return the index in {@link #gens} of the range generation of {@code set}'s stripe. */
+    private int genIndex(final int set)
+    {
+        return ((set >>> STRIPE_SHIFT) & stripeMask) * GEN_STRIDE + GEN_STRIDE;
     }
 
     private static long tag(final int domainId, final long pfn)

@@ -21,8 +21,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * clipped to the region, so a naturally aligned block no larger than a chunk never straddles two chunks.
  * A chunk is allocated (zeroed) on the first write to it, on the first 8-byte access or {@link #ramSlice}; a
  * read of a chunk nobody has touched yields zeros and allocates nothing. Each RAM region keeps a flat chunk
- * directory ({@code MemorySegment[]}, one reference per chunk: 512 Ki references = 2 MiB of heap for 1 TiB of
- * RAM at the default chunk size), so the address space costs only what is touched plus that directory.
+ * directory ({@code MemorySegment[]} and the matching {@link RamChunk}{@code []}, two references per chunk:
+ * 1 Mi references = 4 MiB of heap for 1 TiB of RAM at the default chunk size), so the address space costs only
+ * what is touched plus that directory.
  *
  * <h2>Chunk publication (memory ordering)</h2>
  * <pre>
@@ -30,6 +31,7 @@ import java.util.concurrent.atomic.AtomicLong;
  *   lock(stripe[chunk])                           seg = CHUNKS.getAcquire(dir, i)
  *     seg = CHUNKS.getAcquire(dir, i)  (re-check)  if seg != null: access seg
  *     if null: seg = arena.allocate(..) (zeroed)   else: slow path takes the same stripe lock
+ *              HOLDERS.setRelease(hdir, i, new RamChunk(seg, start))
  *              CHUNKS.setRelease(dir, i, seg)
  *   unlock
  * </pre>
@@ -67,6 +69,7 @@ public final class PhysAddressSpace implements PhysicalMemory, AutoCloseable
     public static final long REGION_ALIGN = 4096;
 
     private static final VarHandle CHUNKS = MethodHandles.arrayElementVarHandle(MemorySegment[].class);
+    private static final VarHandle HOLDERS = MethodHandles.arrayElementVarHandle(RamChunk[].class);
     private static final VarHandle LONG = ValueLayout.JAVA_LONG.varHandle();
     private static final int LOCK_STRIPES = 64;
     private static final long ZEROS_SIZE = 64L << 10;
@@ -78,6 +81,9 @@ public final class PhysAddressSpace implements PhysicalMemory, AutoCloseable
     /** Region bases, sorted, for the allocation-free binary search. */
     private final long[] bases;
     private final long[] ends;
+    /** Maximal runs of adjacent RAM regions, {@code [ramStarts[i], ramEnds[i])}, sorted: what {@link #isRam} scans. */
+    private final long[] ramStarts;
+    private final long[] ramEnds;
     private final Region[] regions;
     private final List<MemRegion> regionList;
     private final Object[] locks;
@@ -113,6 +119,28 @@ public final class PhysAddressSpace implements PhysicalMemory, AutoCloseable
         }
         this.regionList = List.copyOf(list);
         this.ramBytes = ram;
+        final long[] rs = new long[n];
+        final long[] re = new long[n];
+        int spans = 0;
+        for (int i = 0; i < n; i++)
+        {
+            if (regions[i].handler != null)
+            {
+                continue;
+            }
+            if (spans > 0 && re[spans - 1] == bases[i])
+            {
+                re[spans - 1] = ends[i];
+            }
+            else
+            {
+                rs[spans] = bases[i];
+                re[spans] = ends[i];
+                spans++;
+            }
+        }
+        this.ramStarts = Arrays.copyOf(rs, spans);
+        this.ramEnds = Arrays.copyOf(re, spans);
         this.locks = new Object[LOCK_STRIPES];
         for (int i = 0; i < LOCK_STRIPES; i++)
         {
@@ -444,24 +472,78 @@ public final class PhysAddressSpace implements PhysicalMemory, AutoCloseable
         return chunkForWrite(r, phys).asSlice(phys - chunkStart(r, phys), len);
     }
 
-    /** {@inheritDoc} Adjacent RAM regions count as one range. */
+    /**
+     * {@inheritDoc}
+     * <p>
+     * The chunk is the same object for the life of this space (created with the chunk's backing, under its stripe
+     * lock). After {@link #close()} this method throws {@code IllegalStateException("address space closed")} and
+     * accesses through a chunk obtained earlier throw the JDK's {@code IllegalStateException}.
+     */
+    @Override
+    public RamChunk ramChunk(final long phys)
+    {
+        checkOpen();
+        final int ri = phys >= 0 ? regionIndex(phys) : -1;
+        if (ri < 0 || regions[ri].handler != null)
+        {
+            return null;
+        }
+        final Region r = regions[ri];
+        final int ci = chunkIndex(r, phys);
+        final RamChunk c = (RamChunk)HOLDERS.getAcquire(r.holders, ci);
+        if (c != null)
+        {
+            return c;
+        }
+        allocateChunk(r, ci); // sets both directory slots under the stripe lock (or finds them set)
+        return (RamChunk)HOLDERS.getAcquire(r.holders, ci);
+    }
+
+    /**
+     * {@inheritDoc} Adjacent RAM regions count as one range: the range must lie inside one run of adjacent RAM
+     * regions (precomputed; a linear scan while there are at most 8 runs, else a binary search). An empty range is
+     * RAM.
+     */
     @Override
     public boolean isRam(final long phys, final long len)
     {
         checkOpen();
         checkRange("isRam", phys, len);
-        long p = phys;
-        final long end = phys + len;
-        while (p < end)
+        if (len == 0)
         {
-            final int ri = regionIndex(p);
-            if (ri < 0 || regions[ri].handler != null)
-            {
-                return false;
-            }
-            p = ends[ri];
+            return true;
         }
-        return true;
+        final long[] starts = ramStarts;
+        final long[] limits = ramEnds;
+        int i;
+        if (limits.length <= 8)
+        {
+            i = 0;
+            while (i < limits.length && limits[i] <= phys)
+            {
+                i++;
+            }
+        }
+        else
+        {
+            int lo = 0;
+            int hi = limits.length;
+            while (lo < hi)
+            {
+                final int mid = (lo + hi) >>> 1;
+                if (limits[mid] <= phys)
+                {
+                    lo = mid + 1;
+                }
+                else
+                {
+                    hi = mid;
+                }
+            }
+            i = lo;
+        }
+        // i: the first run ending above phys
+        return i < limits.length && phys >= starts[i] && len <= limits[i] - phys;
     }
 
     /** {@inheritDoc} */
@@ -635,6 +717,7 @@ public final class PhysAddressSpace implements PhysicalMemory, AutoCloseable
                 final long end = Math.min(r.end, (chunkNo + 1) << chunkShift);
                 seg = arena.allocate(end - start, REGION_ALIGN); // zeroed by the arena
                 // Release: the zeroing and the segment's construction happen-before any getAcquire that sees it.
+                HOLDERS.setRelease(r.holders, ci, new RamChunk(seg, start));
                 CHUNKS.setRelease(r.chunks, ci, seg);
                 touched.addAndGet(end - start);
             }
@@ -834,6 +917,8 @@ public final class PhysAddressSpace implements PhysicalMemory, AutoCloseable
         final long firstChunk;
         /** RAM: the chunk directory; each slot goes null to non-null once (setRelease / getAcquire). */
         final MemorySegment[] chunks;
+        /** RAM: one {@link RamChunk} per allocated chunk, set with its {@link #chunks} slot (same lock, once). */
+        final RamChunk[] holders;
 
         /** @param chunkShift log2 of the chunk size for a RAM region with a directory, or -1 (MMIO, or not yet built). */
         Region(final long base, final long end, final String name, final MmioHandler handler, final int chunkShift)
@@ -852,11 +937,13 @@ public final class PhysAddressSpace implements PhysicalMemory, AutoCloseable
                         " chunks; use a larger chunkSize");
                 }
                 chunks = new MemorySegment[(int)count];
+                holders = new RamChunk[(int)count];
             }
             else
             {
                 firstChunk = 0;
                 chunks = null;
+                holders = null;
             }
         }
 

@@ -58,6 +58,22 @@ public interface PhysicalMemory
      */
     MemorySegment ramSlice(long phys, long len);
 
+    /**
+     * The backing chunk of the RAM at {@code phys}, for repeated 8-byte accesses to one page without decoding the
+     * address each time (see {@link RamChunk}); allocates the chunk on first touch, as the 8-byte accessors do.
+     * Accesses through the chunk are accesses to this memory's bytes, so only an implementation that needs to see
+     * every access itself (a cache model) returns {@code null}, as this default does: callers then use the 8-byte
+     * accessors.
+     *
+     * @return the chunk holding {@code phys}, or {@code null} if {@code phys} is not RAM or there is no direct
+     * backing.
+     * @throws IllegalStateException if the memory is closed.
+     */
+    default RamChunk ramChunk(final long phys)
+    {
+        return null;
+    }
+
     /** @return true if every byte of {@code [phys, phys+len)} is RAM. */
     boolean isRam(long phys, long len);
 

@@ -1,5 +1,7 @@
 package dev.dmasim.sim.iommu;
 
+import dev.dmasim.sim.mem.PhysicalMemory;
+
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -495,6 +497,138 @@ class IoPageTableTest
         }
         t.destroy();
         assertThat(m.pages.freePageCount()).as("seed=%d: leaked or double-freed table pages", seed).isEqualTo(freeAtStart);
+    }
+
+    /** Once the memory is closed, every call that touches a PTE throws IllegalStateException (cached chunks too). */
+    @Test
+    void shouldFailCleanlyOnceTheMemoryIsClosed()
+    {
+        final IoPageTable t = table(false);
+        assertThat(t.map(5 * M2, 3 * M2, 4 * K4, RW)).isZero();
+        assertThat(t.walk(5 * M2)).isNotZero(); // the table's chunk and leaf table are now cached
+        m.memory.close();
+        assertThatThrownBy(() -> t.map(5 * M2 + 8 * K4, 3 * M2, K4, RW)).isInstanceOf(IllegalStateException.class);
+        assertThatThrownBy(() -> t.unmap(5 * M2, K4)).isInstanceOf(IllegalStateException.class);
+        assertThatThrownBy(() -> t.walk(5 * M2)).isInstanceOf(IllegalStateException.class);
+        assertThatThrownBy(() -> t.walk(9 * G1)).as("a walk from the root").isInstanceOf(IllegalStateException.class);
+    }
+
+    /** A memory without RamChunks (a cache model's view) takes the accessor path: same results, same RAM. */
+    @ParameterizedTest
+    @ValueSource(longs = { 3, 99 })
+    void shouldGiveTheSameTablesWithoutRamChunks(final long seed)
+    {
+        final PhysicalMemory plain = new NoChunks(m.memory);
+        assertThat(plain.ramChunk(0)).isNull();
+        final IoPageTable viaChunks = table(true);
+        final IoPageTable viaAccessors = IoPageTable.allocate(plain, m.pages, true);
+        final SplittableRandom rnd = new SplittableRandom(seed);
+        final long base = G1 - 2 * M2;
+        for (int op = 0; op < 400; op++)
+        {
+            final long iova = base + rnd.nextInt(1024) * K4;
+            final int n = 1 + rnd.nextInt(6);
+            final long[] pairs = new long[2 * n];
+            for (int i = 0; i < n; i++)
+            {
+                pairs[2 * i] = (1 + rnd.nextInt(4000)) * K4;
+                pairs[2 * i + 1] = (1 + rnd.nextInt(3)) * K4;
+            }
+            final long total = java.util.stream.LongStream.range(0, n).map(i -> pairs[(int)(2 * i + 1)]).sum();
+            if (rnd.nextBoolean())
+            {
+                assertThat(viaAccessors.mapSegments(iova, pairs, PAIRS, n, RW))
+                    .isEqualTo(viaChunks.mapSegments(iova, pairs, PAIRS, n, RW));
+            }
+            else
+            {
+                assertThat(viaAccessors.unmap(iova, total)).isEqualTo(viaChunks.unmap(iova, total));
+            }
+        }
+        for (long a = base; a < base + 1100 * K4; a += K4)
+        {
+            assertThat(viaAccessors.walk(a)).as("iova 0x%x", a).isEqualTo(viaChunks.walk(a));
+        }
+        viaChunks.destroy();
+        viaAccessors.destroy();
+    }
+
+    /** Delegates everything but {@link PhysicalMemory#ramChunk} (left at the interface's null default). */
+    private record NoChunks(PhysicalMemory ram) implements PhysicalMemory
+    {
+        @Override
+        public int read(final long phys, final java.lang.foreign.MemorySegment dst, final long dstOffset,
+            final long len)
+        {
+            return ram.read(phys, dst, dstOffset, len);
+        }
+
+        @Override
+        public int write(final long phys, final java.lang.foreign.MemorySegment src, final long srcOffset,
+            final long len)
+        {
+            return ram.write(phys, src, srcOffset, len);
+        }
+
+        @Override
+        public int copy(final long srcPhys, final long dstPhys, final long len)
+        {
+            return ram.copy(srcPhys, dstPhys, len);
+        }
+
+        @Override
+        public int fill(final long phys, final long len, final byte value)
+        {
+            return ram.fill(phys, len, value);
+        }
+
+        @Override
+        public long getLong(final long phys)
+        {
+            return ram.getLong(phys);
+        }
+
+        @Override
+        public void putLong(final long phys, final long value)
+        {
+            ram.putLong(phys, value);
+        }
+
+        @Override
+        public long getLongAcquire(final long phys)
+        {
+            return ram.getLongAcquire(phys);
+        }
+
+        @Override
+        public void putLongRelease(final long phys, final long value)
+        {
+            ram.putLongRelease(phys, value);
+        }
+
+        @Override
+        public boolean compareAndSetLong(final long phys, final long expected, final long value)
+        {
+            return ram.compareAndSetLong(phys, expected, value);
+        }
+
+        @Override
+        public java.lang.foreign.MemorySegment ramSlice(final long phys, final long len)
+        {
+            return null;
+        }
+
+        @Override
+        public boolean isRam(final long phys, final long len)
+        {
+            return ram.isRam(phys, len);
+        }
+
+        @Override
+        public java.util.List<MemRegion> regions()
+        {
+            return ram.regions();
+        }
     }
 
     /** An allocator with no pages at all. */

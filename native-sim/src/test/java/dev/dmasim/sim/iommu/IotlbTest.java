@@ -114,6 +114,67 @@ class IotlbTest
         assertThat(tlb.peek(1, 7)).isEqualTo(word(1));
     }
 
+    /** The range path (2+ pages): one generation step abandons a pre-range fill; cached pages are still marked. */
+    @Test
+    void shouldAbandonAFillAndMarkCachedPagesWhenARangeIsMarkedOrInvalidated()
+    {
+        final Iotlb tlb = new Iotlb(16, 2);
+        tlb.fill(1, 7, word(1));
+        tlb.fill(1, 8, word(2));
+        final long token = tlb.fillToken(1, 9); // a walk of page 9 starts
+        assertThat(tlb.markStale(1, 7L << 12, 3 * 4096)).isEqualTo(2);
+        assertThat(tlb.peek(1, 7) & PteDescriptor.STALE).isNotZero();
+        assertThat(tlb.peek(1, 8) & PteDescriptor.STALE).isNotZero();
+        assertThat(tlb.fillIfUnchanged(1, 9, word(3), token)).as("walk predates the range marking").isFalse();
+        assertThat(tlb.peek(1, 9)).isEqualTo(Iotlb.MISS);
+        final long fresh = tlb.fillToken(1, 9);
+        assertThat(tlb.fillIfUnchanged(1, 9, word(3), fresh)).isTrue();
+        final long tokenAgain = tlb.fillToken(1, 10);
+        assertThat(tlb.invalidateRange(1, 8L << 12, 3 * 4096)).isEqualTo(2); // pages 8 and 9
+        assertThat(tlb.peek(1, 8)).isEqualTo(Iotlb.MISS);
+        assertThat(tlb.peek(1, 9)).isEqualTo(Iotlb.MISS);
+        assertThat(tlb.peek(1, 7) & PteDescriptor.STALE).as("outside the range: untouched").isNotZero();
+        assertThat(tlb.fillIfUnchanged(1, 10, word(4), tokenAgain)).isFalse();
+        assertThat(tlb.fillsAbandoned()).isEqualTo(2);
+        assertThat(tlb.invalidationCommands()).isEqualTo(1);
+    }
+
+    /** Evictions and invalidations keep each set's tag filter exact enough: a range never misses a cached page. */
+    @Test
+    void rangeMarkingShouldFindEveryCachedPageAfterEvictions()
+    {
+        final Iotlb tlb = new Iotlb(4, 2);
+        final SplittableRandom rnd = new SplittableRandom(5);
+        for (int op = 0; op < 20_000; op++)
+        {
+            final long pfn = rnd.nextInt(64);
+            switch (rnd.nextInt(3))
+            {
+                case 0 -> tlb.fill(1, pfn, word(pfn + 100));
+                case 1 -> tlb.invalidateRange(1, pfn << 12, (1 + rnd.nextInt(3)) * 4096L);
+                default ->
+                {
+                    final int n = 2 + rnd.nextInt(4);
+                    long cached = 0;
+                    for (long p = pfn; p < pfn + n; p++)
+                    {
+                        final long v = tlb.peek(1, p);
+                        cached += v != Iotlb.MISS && (v & PteDescriptor.STALE) == 0 ? 1 : 0;
+                    }
+                    final long before = cached;
+                    tlb.markStale(1, pfn << 12, n * 4096L);
+                    for (long p = pfn; p < pfn + n; p++)
+                    {
+                        final long v = tlb.peek(1, p);
+                        assertThat(v == Iotlb.MISS || (v & PteDescriptor.STALE) != 0)
+                            .as("op %d: page %d left fresh by a range marking (%d were fresh)", op, p, before)
+                            .isTrue();
+                    }
+                }
+            }
+        }
+    }
+
     @Test
     void shouldRejectBadGeometry()
     {

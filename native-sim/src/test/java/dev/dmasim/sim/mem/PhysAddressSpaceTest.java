@@ -514,6 +514,83 @@ class PhysAddressSpaceTest
         assertThat(allocated).as("bytes allocated by 20k rounds of hot-path calls").isLessThan(1024);
     }
 
+    /** ramChunk: one object per chunk, the same bytes as the 8-byte accessors, null off RAM, clean failure after close. */
+    @Test
+    void ramChunkShouldAccessTheSameBytesAndFailCleanlyAfterClose()
+    {
+        final PhysAddressSpace mem = PhysAddressSpace.builder().chunkSize(CHUNK).ram(0, 4 * CHUNK)
+            .mmio(4 * CHUNK, 4096, new RecordingMmio(4096)).ram(8 * CHUNK, CHUNK + 4096).build();
+        final RamChunk c = mem.ramChunk(CHUNK + 64);
+        assertThat(c).isSameAs(mem.ramChunk(2 * CHUNK - 8));
+        assertThat(c.base()).isEqualTo(CHUNK);
+        assertThat(c.end()).isEqualTo(2 * CHUNK);
+        assertThat(c.contains(2 * CHUNK - 4096, 4096)).isTrue();
+        assertThat(c.contains(2 * CHUNK - 4096, 4097)).isFalse();
+        mem.putLong(CHUNK + 64, 0x1234L);
+        assertThat(c.getLongAcquire(CHUNK + 64)).isEqualTo(0x1234L);
+        assertThat(c.compareAndSetLong(CHUNK + 64, 0x1234L, 0x5678L)).isTrue();
+        c.putLongRelease(CHUNK + 72, 9L);
+        assertThat(mem.getLong(CHUNK + 64)).isEqualTo(0x5678L);
+        assertThat(mem.getLong(CHUNK + 72)).isEqualTo(9L);
+        assertThat(mem.ramChunk(9 * CHUNK).base()).as("clipped edge chunk").isEqualTo(9 * CHUNK);
+        assertThat(mem.ramChunk(9 * CHUNK).end()).isEqualTo(9 * CHUNK + 4096);
+        assertThat(mem.ramChunk(4 * CHUNK)).as("MMIO").isNull();
+        assertThat(mem.ramChunk(6 * CHUNK)).as("hole").isNull();
+        assertThatThrownBy(() -> c.getLongAcquire(2 * CHUNK)).isInstanceOf(IndexOutOfBoundsException.class);
+        mem.close();
+        assertThatThrownBy(() -> mem.ramChunk(CHUNK)).isInstanceOf(IllegalStateException.class)
+            .hasMessage("address space closed");
+        assertThatThrownBy(() -> c.getLongAcquire(CHUNK + 64)).isInstanceOf(IllegalStateException.class);
+        assertThatThrownBy(() -> c.compareAndSetLong(CHUNK + 64, 0, 1)).isInstanceOf(IllegalStateException.class);
+    }
+
+    /** isRam (precomputed runs of adjacent RAM regions) against a page-by-page walk of regions(), random layouts. */
+    @Test
+    void isRamShouldAgreeWithARegionWalk()
+    {
+        final SplittableRandom rnd = new SplittableRandom(42);
+        for (int layout = 0; layout < 60; layout++)
+        {
+            final PhysAddressSpace.Builder b = PhysAddressSpace.builder().chunkSize(CHUNK);
+            long at = rnd.nextInt(3) * 4 * K;
+            final int n = 1 + rnd.nextInt(14); // up to 14 regions: both the linear scan and the binary search
+            for (int i = 0; i < n; i++)
+            {
+                final long size = (1 + rnd.nextInt(6)) * 4 * K;
+                if (rnd.nextInt(3) == 0)
+                {
+                    b.mmio(at, size, new RecordingMmio(size));
+                }
+                else
+                {
+                    b.ram(at, size);
+                }
+                at += size + (rnd.nextBoolean() ? 0 : (1 + rnd.nextInt(3)) * 4 * K);
+            }
+            try (PhysAddressSpace space = b.build())
+            {
+                for (int q = 0; q < 400; q++)
+                {
+                    final long phys = rnd.nextLong(at + 8 * K);
+                    final long len = rnd.nextInt(5) == 0 ? 0 : rnd.nextLong(1, 12 * 4 * K);
+                    boolean expected = true;
+                    for (long p = phys; p < phys + len; p++)
+                    {
+                        final PhysicalMemory.MemRegion r = space.regionAt(p);
+                        if (r == null || r.kind() != PhysicalMemory.MemRegion.Kind.RAM)
+                        {
+                            expected = false;
+                            break;
+                        }
+                        p = r.end() - 1;
+                    }
+                    assertThat(space.isRam(phys, len)).as("layout %d: isRam(0x%x, %d) in %s", layout, phys, len,
+                        space.regions()).isEqualTo(expected);
+                }
+            }
+        }
+    }
+
     /** An MMIO register window backed by a byte array, logging "R|W offset len @dstOrSrcOffset". */
     static final class RecordingMmio implements MmioHandler
     {
