@@ -5,6 +5,10 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import java.util.SplittableRandom;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -196,9 +200,15 @@ class IotlbTest
         final Iotlb tlb = new Iotlb(1, 2);
         final int iterations = 300_000;
         final AtomicReference<String> failure = new AtomicReference<>();
+        // both start together and the reader runs until the writer is done, so the two really overlap even when
+        // the scheduler starts one long after the other on a loaded machine
+        final CyclicBarrier start = new CyclicBarrier(2);
+        final AtomicBoolean writerDone = new AtomicBoolean();
+        final AtomicLong lookups = new AtomicLong();
         final Thread writer = new Thread(() ->
         {
             final SplittableRandom rnd = new SplittableRandom(seed);
+            await(start);
             for (int i = 0; i < iterations && failure.get() == null; i++)
             {
                 final long pfn = rnd.nextInt(8);
@@ -209,13 +219,16 @@ class IotlbTest
                     default -> tlb.fill(1, pfn, word(pfn * 1_000_003L + 17));
                 }
             }
+            writerDone.set(true);
         });
         final Thread reader = new Thread(() ->
         {
             final SplittableRandom rnd = new SplittableRandom(~seed);
             long hits = 0;
-            for (int i = 0; i < iterations && failure.get() == null; i++)
+            await(start);
+            for (int i = 0; (i < iterations || !writerDone.get()) && failure.get() == null; i++)
             {
+                lookups.incrementAndGet();
                 final long pfn = rnd.nextInt(8);
                 final long v = tlb.lookup(1, pfn);
                 if (v != Iotlb.MISS)
@@ -238,6 +251,18 @@ class IotlbTest
         writer.join(20_000);
         reader.join(20_000);
         assertThat(failure.get()).isNull();
-        assertThat(tlb.hits() + tlb.misses()).isEqualTo(iterations);
+        assertThat(tlb.hits() + tlb.misses()).isEqualTo(lookups.get());
+    }
+
+    private static void await(final CyclicBarrier barrier)
+    {
+        try
+        {
+            barrier.await(20, TimeUnit.SECONDS);
+        }
+        catch (final Exception ex)
+        {
+            throw new IllegalStateException(ex);
+        }
     }
 }
