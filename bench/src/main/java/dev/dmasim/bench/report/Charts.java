@@ -114,7 +114,8 @@ public final class Charts
     {
         try (OutputStream out = Files.newOutputStream(file))
         {
-            BitmapEncoder.saveBitmap(chart, out, BitmapEncoder.BitmapFormat.PNG);
+            // the 1 x 1 grid form: the single-chart stream overload is deprecated in XChart 4
+            BitmapEncoder.saveBitmap(List.of(chart), 1, 1, out, BitmapEncoder.BitmapFormat.PNG);
         }
     }
 }
