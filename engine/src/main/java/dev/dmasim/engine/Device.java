@@ -15,8 +15,6 @@ import dev.dmasim.sim.bus.BusDevice;
 import dev.dmasim.sim.mem.PhysAddressSpace;
 import dev.dmasim.sim.mem.PhysicalMemory;
 
-import java.util.ArrayList;
-import java.util.List;
 
 /**
  * An attached device: the kernel's {@code struct device} with its DMA ops, seen from the driver. Every call
@@ -80,30 +78,12 @@ public final class Device implements DebugDevice
         {
             return null;
         }
-        final List<RamRange> runs = new ArrayList<>();
-        long base = -1;
-        long end = -1;
-        for (final PhysicalMemory.MemRegion r : space.regions())
+        final RamRange[] runs = new RamRange[space.ramRuns()];
+        for (int i = 0; i < runs.length; i++)
         {
-            if (r.kind() != PhysicalMemory.MemRegion.Kind.RAM)
-            {
-                continue;
-            }
-            if (r.base() != end)
-            {
-                if (base >= 0)
-                {
-                    runs.add(new RamRange(space, base, end));
-                }
-                base = r.base();
-            }
-            end = r.end();
+            runs[i] = new RamRange(space, space.ramRunBase(i), space.ramRunEnd(i));
         }
-        if (base >= 0)
-        {
-            runs.add(new RamRange(space, base, end));
-        }
-        return runs.toArray(new RamRange[0]);
+        return runs;
     }
 
     DeviceContext context()

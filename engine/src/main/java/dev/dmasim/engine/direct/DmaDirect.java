@@ -180,15 +180,7 @@ public final class DmaDirect implements DmaOps
         final boolean bounced = eng.isSwiotlbBuffer(phys);
         if ((attrs & DmaAttrs.SKIP_CPU_SYNC) == 0)
         {
-            // dma_direct_sync_single_for_cpu, with the pool lookup done once
-            if (!d.coherent)
-            {
-                archSyncForCpu(eng, phys, size, dir);
-            }
-            if (bounced)
-            {
-                eng.swiotlb.syncSingleForCpu(d.name, phys, size, dir);
-            }
+            syncForCpu(d, phys, size, dir, bounced); // the pool lookup done once for the sync and the release
         }
         if (bounced)
         {
@@ -200,12 +192,19 @@ public final class DmaDirect implements DmaOps
     public void syncSingleForCpu(final DeviceContext d, final long dma, final long size, final DmaDirection dir)
     {
         final long phys = dmaToPhys(d, dma);
+        syncForCpu(d, phys, size, dir, eng.isSwiotlbBuffer(phys));
+    }
+
+    /** {@code dma_direct_sync_single_for_cpu} at {@code phys}; {@code bounced}: it is a swiotlb buffer. */
+    private void syncForCpu(final DeviceContext d, final long phys, final long size, final DmaDirection dir,
+        final boolean bounced)
+    {
         // Order: invalidate the CPU cache first, then copy the bounce buffer into the (now uncached) original.
         if (!d.coherent)
         {
             archSyncForCpu(eng, phys, size, dir);
         }
-        if (eng.isSwiotlbBuffer(phys))
+        if (bounced)
         {
             eng.swiotlb.syncSingleForCpu(d.name, phys, size, dir);
         }

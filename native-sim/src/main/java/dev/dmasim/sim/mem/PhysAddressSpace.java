@@ -499,6 +499,24 @@ public final class PhysAddressSpace implements PhysicalMemory, AutoCloseable
         return (RamChunk)HOLDERS.getAcquire(r.holders, ci);
     }
 
+    /** @return how many maximal runs of adjacent RAM regions the space has (fixed at build; see {@link #isRam}). */
+    public int ramRuns()
+    {
+        return ramEnds.length;
+    }
+
+    /** @return the first byte of RAM run {@code i} (0 .. {@link #ramRuns()} - 1, ascending). */
+    public long ramRunBase(final int i)
+    {
+        return ramStarts[i];
+    }
+
+    /** @return the byte after RAM run {@code i}. */
+    public long ramRunEnd(final int i)
+    {
+        return ramEnds[i];
+    }
+
     /**
      * {@inheritDoc} Adjacent RAM regions count as one range: the range must lie inside one run of adjacent RAM
      * regions (precomputed; a linear scan while there are at most 8 runs, else a binary search). An empty range is
