@@ -74,6 +74,7 @@ public final class FlushQueueStress
     @Outcome(id = ".*, .*, 0", expect = FORBIDDEN, desc = "the IOVA was never freed: lost from the queue")
     @Outcome(expect = FORBIDDEN, desc = "any other result")
     @State
+    @SuppressWarnings("this-escape") // the queue's callbacks run only from the actors, after construction
     public static class QueueVsTimer
     {
         static final VarHandle PTE;
