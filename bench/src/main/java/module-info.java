@@ -1,6 +1,6 @@
 /** dmasim's command line, benchmarks and reports. */
 module dev.dmasim.bench {
-    requires dev.dmasim.engine;
+    requires transitive dev.dmasim.engine; // StressConfig/ModeResult expose engine and sim types
     requires info.picocli;
     requires HdrHistogram;
     requires jmh.core;

@@ -2,10 +2,11 @@
  * dmasim's model of the Linux DMA-mapping layer: dma-direct, swiotlb, dma-iommu, the IOVA allocator,
  * the 2-step IOVA API and dma-debug. Embedders use {@code dev.dmasim.engine} only.
  */
+@SuppressWarnings("module") // the qualified export below names the bench module, built after this one
 module dev.dmasim.engine {
     requires transitive dev.dmasim.sim;
     requires org.jctools.core;
-    requires jdk.jfr;
+    requires transitive jdk.jfr; // the JFR event classes of trace.jfr extend jdk.jfr.Event
     exports dev.dmasim.engine;
     exports dev.dmasim.engine.debug;
     exports dev.dmasim.engine.check;

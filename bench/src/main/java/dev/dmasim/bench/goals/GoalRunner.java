@@ -102,10 +102,7 @@ public final class GoalRunner
             }
             final Result<?> primary = r.getPrimaryResult();
             final Map<String, Double> secondaries = new TreeMap<>();
-            for (final Map.Entry<String, Result> e : r.getSecondaryResults().entrySet())
-            {
-                secondaries.put(e.getKey().replace("\u00b7", ""), e.getValue().getScore());
-            }
+            r.getSecondaryResults().forEach((k, v) -> secondaries.put(k.replace("\u00b7", ""), v.getScore()));
             m.put(Measurements.key(cls, label, params),
                 new Score(primary.getScore(), primary.getScoreError(), primary.getScoreUnit()), secondaries);
         }

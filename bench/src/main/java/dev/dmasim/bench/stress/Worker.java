@@ -49,7 +49,10 @@ final class Worker implements Runnable
     /** The first violation, unwinding the thread (no stack trace: the context says everything). */
     static final class Failure extends RuntimeException
     {
-        final StressViolation violation;
+        private static final long serialVersionUID = 1L;
+
+        /** Never serialized: a Failure only travels up its own worker thread. */
+        final transient StressViolation violation;
 
         Failure(final StressViolation violation)
         {

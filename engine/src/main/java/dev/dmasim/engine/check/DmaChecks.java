@@ -91,6 +91,7 @@ import java.util.TreeMap;
  * transfer racing with the driver's unmap on another thread is judged in whatever order the two take the lock,
  * as dma-debug does.
  */
+@SuppressWarnings("exports") // the on* hooks take the engine-internal DeviceContext: only Device calls them
 public final class DmaChecks implements CpuAccessObserver
 {
     /** Default number of reports kept (all are counted). */

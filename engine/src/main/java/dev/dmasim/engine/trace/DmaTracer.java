@@ -19,6 +19,7 @@ import dev.dmasim.engine.cpu.CpuBinding;
  *
  * <p>Thread-safe: formatting uses a per-thread builder; the sink serialises lines. Allocates while tracing.
  */
+@SuppressWarnings("exports") // constructors and hooks take the engine-internal EngineContext
 public final class DmaTracer
 {
     private final TraceSink sink;

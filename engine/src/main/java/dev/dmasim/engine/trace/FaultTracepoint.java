@@ -12,6 +12,7 @@ import java.util.function.IntFunction;
  * {@code dmasim.IommuFault} JFR event when a recording enables it; does nothing else. Runs on the faulting
  * (device) thread; faults are not a fast path, the device lookup is linear. Thread-safe.
  */
+@SuppressWarnings("exports") // built by the engine from its internal EngineContext
 public final class FaultTracepoint implements FaultHandler
 {
     /** {@code IOMMU_FAULT_WRITE} of {@code include/linux/iommu.h}; reads are {@code IOMMU_FAULT_READ} = 0. */

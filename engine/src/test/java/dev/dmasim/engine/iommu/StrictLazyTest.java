@@ -57,7 +57,7 @@ class StrictLazyTest
             for (int i = 0; i < 2000; i++)
             {
                 final long off = rnd.nextLong(4096);
-                final int len = 1 + rnd.nextInt((int)(64 << 10));
+                final int len = 1 + rnd.nextInt(64 << 10);
                 final long dma;
                 final int ents;
                 if (rnd.nextBoolean())
