@@ -498,22 +498,27 @@ public final class DmaIommu implements DmaOps
         final long mask = d.segBoundary;
         long iovaLen = 0;
         int prev = -1;
+        long prevPhys = 0;
+        long prevLen = 0;
         for (int i = 0; i < nents; i++)
         {
-            final long sIovaOff = sg.phys(i) & GMASK;
+            final long sPhys = sg.phys(i);
+            final long sIovaOff = sPhys & GMASK;
             final long sLength = sg.length(i);
             final long padLen = (mask - iovaLen + 1) & mask;
             // Stash the unaligned parts in the unused DMA fields, align the CPU side (reversibly).
             sg.setDma(i, sIovaOff, sLength);
             final long aligned = iovaAlign(sLength + sIovaOff);
-            sg.setCpu(i, sg.phys(i) - sIovaOff, aligned);
+            sg.setCpu(i, sPhys - sIovaOff, aligned);
             if (padLen != 0 && Long.compareUnsigned(padLen, aligned - 1) < 0)
             {
-                sg.setCpu(prev, sg.phys(prev), sg.length(prev) + padLen);
+                sg.setCpu(prev, prevPhys, prevLen + padLen); // entry prev as set by the previous iteration
                 iovaLen += padLen;
             }
             iovaLen += aligned;
             prev = i;
+            prevPhys = sPhys - sIovaOff;
+            prevLen = aligned;
         }
         final Cookie c = cookie(d);
         final long iova = allocIova(d, c, iovaLen, d.dmaMask, cpu);
@@ -552,13 +557,20 @@ public final class DmaIommu implements DmaOps
         }
     };
 
-    /** {@code __finalise_sg}: restores each entry and emits merged DMA segments. @return the segment count. */
+    /**
+     * {@code __finalise_sg}: restores each entry and emits merged DMA segments. Each segment's DMA side is written
+     * once, when it is complete (the next segment starts, or the list ends), and entries that start no segment get
+     * {@code (-1, 0)} as in the kernel; entry {@code i}'s stash is read before anything is written to it.
+     *
+     * @return the segment count.
+     */
     private static int finaliseSg(final DeviceContext d, final ScatterList sg, final int nents, final long iova)
     {
         final long segMask = d.segBoundary;
         final long maxLen = d.maxSegSize;
         long dmaAddr = iova;
         long curLen = 0;
+        boolean open = false; // the kernel's cur_len != 0: the current segment may take the next entry
         int cur = 0;
         int count = 0;
         long curAddr = 0;
@@ -567,32 +579,32 @@ public final class DmaIommu implements DmaOps
             final long sIovaOff = sg.dmaAddress(i);
             final long sLength = sg.dmaLength(i);
             final long sIovaLen = sg.length(i);
-            sg.setDma(i, -1L, 0);
             sg.setCpu(i, sg.phys(i) + sIovaOff, sLength);
-            if (curLen != 0 && sIovaOff == 0 && (dmaAddr & segMask) != 0 && maxLen - curLen >= sLength)
+            if (open && sIovaOff == 0 && (dmaAddr & segMask) != 0 && maxLen - curLen >= sLength)
             {
                 curLen += sLength;
             }
             else
             {
-                if (i > 0)
+                if (count > 0)
                 {
+                    sg.setDma(cur, curAddr, curLen); // the previous segment is complete
                     cur++;
                 }
                 curLen = sLength;
                 count++;
                 curAddr = dmaAddr + sIovaOff;
             }
-            sg.setDma(cur, curAddr, curLen);
-            dmaAddr += sIovaLen;
-            if (sLength + sIovaOff < sIovaLen)
+            if (i != cur)
             {
-                curLen = 0;
+                sg.setDma(i, -1L, 0);
             }
+            dmaAddr += sIovaLen;
+            open = sLength + sIovaOff >= sIovaLen;
         }
-        for (int i = count; i < nents; i++)
+        if (count > 0)
         {
-            sg.setDma(i, -1L, 0);
+            sg.setDma(cur, curAddr, curLen);
         }
         return count;
     }
