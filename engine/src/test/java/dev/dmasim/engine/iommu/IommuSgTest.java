@@ -98,6 +98,8 @@ class IommuSgTest
         assertThat(dev.mapSg(sgl, 3, TO_DEVICE, 0)).isEqualTo(1);
         assertThat(segments(sgl, 1)).containsExactly(seg(0xFFFF_C000L, 4 * PAGE));
         assertThat(sgl.dmaLength(1)).isZero();
+        assertThat(new long[] { sgl.dmaAddress(1), sgl.dmaLength(1), sgl.dmaAddress(2), sgl.dmaLength(2) })
+            .as("entries past the last segment: DMA_MAPPING_ERROR, 0").containsExactly(-1L, 0L, -1L, 0L);
         assertThat(device(dev, sgl, 1)).isEqualTo(cpu(sgl, 3));
         assertThat(dev.iovaRangesInUse()).as("one IOVA for the list").isEqualTo(1);
         dev.unmapSg(sgl, 3, TO_DEVICE, 0);
@@ -126,6 +128,8 @@ class IommuSgTest
             seg(iova, PAGE),
             seg(iova + PAGE + 0x100, (PAGE - 0x100) + PAGE + 0x800),
             seg(iova + 4 * PAGE, PAGE));
+        assertThat(new long[] { sgl.dmaAddress(3), sgl.dmaLength(3), sgl.dmaAddress(4), sgl.dmaLength(4) })
+            .as("entries past the last segment: DMA_MAPPING_ERROR, 0").containsExactly(-1L, 0L, -1L, 0L);
         assertThat(device(dev, sgl, n)).isEqualTo(cpu(sgl, 5));
         assertThat(new long[] { sgl.phys(1), sgl.length(1), sgl.phys(3), sgl.length(3) }).as("CPU side restored")
             .containsExactly(page[1] + 0x100, PAGE - 0x100, page[3], 0x800);
