@@ -1,5 +1,6 @@
 package dev.dmasim.sim.iommu;
 
+import dev.dmasim.sim.cache.ObservedMemory;
 import dev.dmasim.sim.mem.PhysicalMemory;
 
 import org.junit.jupiter.api.AfterEach;
@@ -518,7 +519,8 @@ class IoPageTableTest
     @ValueSource(longs = { 3, 99 })
     void shouldGiveTheSameTablesWithoutRamChunks(final long seed)
     {
-        final PhysicalMemory plain = new NoChunks(m.memory);
+        // an observing view delegates everything but ramChunk (left at the interface's null default)
+        final PhysicalMemory plain = new ObservedMemory(m.memory, (phys, len, write) -> { });
         assertThat(plain.ramChunk(0)).isNull();
         final IoPageTable viaChunks = table(true);
         final IoPageTable viaAccessors = IoPageTable.allocate(plain, m.pages, true);
@@ -551,84 +553,6 @@ class IoPageTableTest
         }
         viaChunks.destroy();
         viaAccessors.destroy();
-    }
-
-    /** Delegates everything but {@link PhysicalMemory#ramChunk} (left at the interface's null default). */
-    private record NoChunks(PhysicalMemory ram) implements PhysicalMemory
-    {
-        @Override
-        public int read(final long phys, final java.lang.foreign.MemorySegment dst, final long dstOffset,
-            final long len)
-        {
-            return ram.read(phys, dst, dstOffset, len);
-        }
-
-        @Override
-        public int write(final long phys, final java.lang.foreign.MemorySegment src, final long srcOffset,
-            final long len)
-        {
-            return ram.write(phys, src, srcOffset, len);
-        }
-
-        @Override
-        public int copy(final long srcPhys, final long dstPhys, final long len)
-        {
-            return ram.copy(srcPhys, dstPhys, len);
-        }
-
-        @Override
-        public int fill(final long phys, final long len, final byte value)
-        {
-            return ram.fill(phys, len, value);
-        }
-
-        @Override
-        public long getLong(final long phys)
-        {
-            return ram.getLong(phys);
-        }
-
-        @Override
-        public void putLong(final long phys, final long value)
-        {
-            ram.putLong(phys, value);
-        }
-
-        @Override
-        public long getLongAcquire(final long phys)
-        {
-            return ram.getLongAcquire(phys);
-        }
-
-        @Override
-        public void putLongRelease(final long phys, final long value)
-        {
-            ram.putLongRelease(phys, value);
-        }
-
-        @Override
-        public boolean compareAndSetLong(final long phys, final long expected, final long value)
-        {
-            return ram.compareAndSetLong(phys, expected, value);
-        }
-
-        @Override
-        public java.lang.foreign.MemorySegment ramSlice(final long phys, final long len)
-        {
-            return null;
-        }
-
-        @Override
-        public boolean isRam(final long phys, final long len)
-        {
-            return ram.isRam(phys, len);
-        }
-
-        @Override
-        public java.util.List<MemRegion> regions()
-        {
-            return ram.regions();
-        }
     }
 
     /** An allocator with no pages at all. */
